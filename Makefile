@@ -1,0 +1,40 @@
+# Thin wrapper around CMake. `make run` runs the main job, `make test` every test.
+# Both install what they need with apt on a fresh Debian 12 machine (as root).
+BUILD ?= build
+CC ?= cc
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test bench install clean test-asan test-tsan
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/wdfdma run
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@bash scripts/bench.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+test-asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_C_COMPILER=clang -DWDFDMA_SANITIZE=address,undefined"
+
+test-tsan:
+	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DCMAKE_C_COMPILER=clang -DWDFDMA_SANITIZE=thread"
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install what the build needs, with apt, only when something is missing.
+set -euo pipefail
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+[ -f /usr/include/cmocka.h ] || need+=(libcmocka-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "wdfdma: missing packages: ${need[*]} (run as root, or install them)" >&2
+    exit 2
+  fi
+  echo "wdfdma: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
