@@ -58,5 +58,6 @@
 
 #include "wdfbugcodes.h"
 #include "wdfroletypes.h"
+#include "wdfregistry.h"
 
 #endif /* _WDF_H_ */

@@ -42,8 +42,10 @@ extern "C" {
 #pragma GCC diagnostic ignored "-Wmultichar"
 #pragma GCC diagnostic ignored "-Wunknown-pragmas"
 
+/* A free build unless the driver is built with -DDBG=1 (as the WDK's Debug configuration
+ * does): KdPrint and ASSERT compile away. */
 #ifndef DBG
-#define DBG 1
+#define DBG 0
 #endif
 
 #define NTAPI
@@ -653,6 +655,7 @@ typedef const GUID *LPCGUID, *PCGUID;
 #define STATUS_OBJECT_NAME_INVALID ((NTSTATUS)0xC0000033)
 #define STATUS_OBJECT_NAME_NOT_FOUND ((NTSTATUS)0xC0000034)
 #define STATUS_OBJECT_NAME_COLLISION ((NTSTATUS)0xC0000035)
+#define STATUS_NAME_TOO_LONG ((NTSTATUS)0xC0000106)
 #define STATUS_DEVICE_ALREADY_ATTACHED ((NTSTATUS)0xC0000038)
 #define STATUS_DATA_OVERRUN ((NTSTATUS)0xC000003C)
 #define STATUS_DATA_LATE_ERROR ((NTSTATUS)0xC000003D)

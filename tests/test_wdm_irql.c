@@ -2,6 +2,8 @@
  * IRQL: raise and lower, the bug checks for going the wrong way, PAGED_CODE, and the
  * processor queries.
  */
+/* ASSERT is checked only in checked (DBG) builds, as in the WDK. */
+#define DBG 1
 #include "wdm_testutil.h"
 
 static void test_raise_lower(void **state)

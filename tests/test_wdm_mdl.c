@@ -19,7 +19,7 @@ static void test_bad_arguments(void **state)
     static char buf[64];
     assert_int_equal(wdm_mdl_outstanding(), 0);
     assert_null(IoAllocateMdl(buf, 0, FALSE, FALSE, NULL));
-    assert_null(IoAllocateMdl(buf, 0x7fffffff, FALSE, FALSE, NULL));   /* too many pages */
+    assert_null(IoAllocateMdl(buf, 0xFFFFF001u, FALSE, FALSE, NULL));  /* over 4 GiB - PAGE_SIZE */
     wdm_pool_fail_nth(1);
     assert_null(IoAllocateMdl(buf, 16, FALSE, FALSE, NULL));
     wdm_pool_fail_nth(0);

@@ -522,6 +522,8 @@ static void ev_step(wdfdma_dev *dev, void *arg)
     }
     c->state = CH_XFER;
     uint64_t ns = transfer_ns(st, c->d.length);
+    /* Utilisation: the descriptor's fetch cost plus its data time. */
+    wdfdma_dev_account_busy(dev, st->desc_cost + ns);
     if (ns == 0) {
         /* Zero transfer time: finish inside this event (still not inside the doorbell). */
         ch_transfer(st, c);

@@ -194,6 +194,10 @@ void wdfdma_dev_peer_write(wdfdma_dev *peer, unsigned region, uint64_t offset, u
 bool wdfdma_dev_fault(wdfdma_dev *dev, const char *kind);
 typedef bool (*wdfdma_fault_hook)(void *ctx, wdfdma_dev *dev, const char *kind);
 void wdfdma_machine_set_fault_hook(wdfdma_machine *m, wdfdma_fault_hook hook, void *ctx);
+/* Utilisation: a model adds the modelled time it spends working (moving data, fetching
+ * descriptors); hosts read it back to report device utilisation = busy / elapsed time. */
+void wdfdma_dev_account_busy(wdfdma_dev *dev, uint64_t ns);
+uint64_t wdfdma_dev_busy_ns(const wdfdma_dev *dev);
 /* A device-model trace event; `what` must be a string literal (kept by pointer). */
 void wdfdma_dev_trace(wdfdma_dev *dev, const char *what, uint64_t a, uint64_t b);
 void wdfdma_dev_log(wdfdma_dev *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -589,6 +589,17 @@ void wdfdma_machine_set_fault_hook(wdfdma_machine *m, wdfdma_fault_hook hook, vo
     m->fault_ctx = ctx;
 }
 
+void wdfdma_dev_account_busy(wdfdma_dev *dev, uint64_t ns)
+{
+    if (dev)
+        __atomic_fetch_add(&dev->busy_ns, ns, __ATOMIC_RELAXED);
+}
+
+uint64_t wdfdma_dev_busy_ns(const wdfdma_dev *dev)
+{
+    return dev ? __atomic_load_n(&dev->busy_ns, __ATOMIC_RELAXED) : 0;
+}
+
 void wdfdma_dev_trace(wdfdma_dev *dev, const char *what, uint64_t a, uint64_t b)
 {
     if (dev)

@@ -192,14 +192,18 @@ int mach_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 uint32_t mach_next_object_id(wdfdma_machine *m);
 
 /* ---- layering hooks: the kernel/framework register per-machine state --------------- */
-/* One opaque slot per upper layer, created lazily and destroyed with the machine (in
- * reverse layer order: fx before wdm). */
+/* One opaque slot per upper layer, created lazily and destroyed with the machine from the
+ * highest number down, so the numbering follows the layers: what a layer's teardown still
+ * uses (the kernel, the I/O manager) must have a lower number than that layer. */
 enum {
-    MACH_SLOT_WDM = 0,
-    MACH_SLOT_FX = 1,
-    MACH_SLOT_HOST = 2,
-    MACH_SLOT_FXDMA = 3,   /* the framework's DMA statistics (src/fx/dmaenabler.c) */
-    MACH_SLOT_COUNT = 4
+    MACH_SLOT_WDM = 0,         /* kernel state (src/wdm/state.c) */
+    MACH_SLOT_WDM_IO = 1,      /* the I/O manager's IRP lookaside (src/wdm/iomanager.c) */
+    MACH_SLOT_WDM_DMA = 2,     /* the HAL's DMA adapters and PDOs (src/wdm/dmaadapter.c) */
+    MACH_SLOT_FXDMA = 3,       /* the framework's DMA statistics (src/fx/dmaenabler.c) */
+    MACH_SLOT_FX_REGISTRY = 4, /* registry values of devices and drivers (src/fx/registry.c) */
+    MACH_SLOT_FX = 5,          /* framework state: drivers and devices (src/host/binding.c) */
+    MACH_SLOT_HOST = 6,
+    MACH_SLOT_COUNT = 8
 };
 void *mach_slot(wdfdma_machine *m, unsigned slot);
 void mach_set_slot(wdfdma_machine *m, unsigned slot, void *p, void (*destroy)(void *p));

@@ -170,6 +170,7 @@ struct wdfdma_dev {
     wdfdma_dma_translate translate;
     void *translate_ctx;
     void *binding;
+    uint64_t busy_ns;            /* modelled time the device spent working */
     pthread_mutex_t lock;
     char error[256];
 };

@@ -23,8 +23,11 @@
 #define LOOKASIDE_BYTES (sizeof(MDL) + LOOKASIDE_PAGES * sizeof(PFN_NUMBER))
 /* MDL_INTERNAL marks an MDL whose frames the kernel locked for MmBuildMdlForNonPagedPool. */
 #define MDL_HOLDS_POOL_FRAMES MDL_INTERNAL
-/* CSHORT Size limits an MDL to this many pages (about 16 MiB). */
-#define MDL_MAX_PAGES ((0x7FFF - sizeof(MDL)) / sizeof(PFN_NUMBER))
+/* Windows 7 and later describe up to 4 GiB - PAGE_SIZE in one MDL (IoAllocateMdl's
+ * documented limit); the CSHORT Size field then wraps, as it does on Windows, and nothing
+ * here reads it back. */
+#define MDL_MAX_LENGTH (0xFFFFFFFFu - PAGE_SIZE + 1)
+#define MDL_MAX_PAGES (((SIZE_T)4 << 30) / PAGE_SIZE)
 
 _Static_assert(sizeof(mach_pfn) == sizeof(PFN_NUMBER), "PFN arrays are shared with the machine");
 
@@ -107,7 +110,7 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer,
     (void)ChargeQuota;
     wdm_check_irql_max(DISPATCH_LEVEL, "IoAllocateMdl");
     SIZE_T pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(VirtualAddress, Length);
-    if (Length == 0 || pages > MDL_MAX_PAGES)
+    if (Length == 0 || Length > MDL_MAX_LENGTH || pages > MDL_MAX_PAGES)
         return NULL;
 
     if (wdm_pool_should_fail())

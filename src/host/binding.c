@@ -1,0 +1,454 @@
+/*
+ * The host API of include/wdfdma/host.h on the framework: drivers registered or loaded,
+ * device nodes bound to them, PnP and power requests, the callback log, and the
+ * framework's per-machine state with its teardown.
+ *
+ * A bind is what the PnP manager does for a new device: find the driver whose hardware
+ * IDs include the model's, call DRIVER_EXTENSION.AddDevice (the framework's, which calls
+ * EvtDriverDeviceAdd), then send IRP_MN_START_DEVICE (fx_pnp_event_run START). A start
+ * that fails is followed by removal, as the PnP manager removes a device that failed to
+ * start; the node then reports "failed".
+ *
+ * Teardown (the machine's MACH_SLOT_FX destroy, before the engine stops): every device
+ * still present is removed (surprise-removed ones get their remove), every driver is
+ * unloaded (DriverUnload → EvtDriverUnload → the WDFDRIVER deleted), then any framework
+ * object still alive on the machine is reported as a leak, the machine's registry
+ * values are dropped (fx/registry.h) and driver modules are closed.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <pthread.h>
+
+#include "fx/registry.h"
+#include "host/host_internal.h"
+
+/* ---- per-machine state --------------------------------------------------------------- */
+static bool failed_work_idle(void *ctx)
+{
+    return __atomic_load_n(&((fx_devnode *)ctx)->failed_queued, __ATOMIC_ACQUIRE) == 0;
+}
+
+static void remove_remaining(fx_devnode *node)
+{
+    mach_wait(mach_current(), failed_work_idle, node, -1);
+    fx_device *dev = node->device;
+    if (dev == NULL)
+        return;
+    if (dev->pnp_state != FX_PNP_REMOVED)
+        (void)fx_pnp_event_run(dev, FX_PNP_EV_REMOVE);
+    node->device = NULL;
+    fx_object_dereference(&dev->obj);
+}
+
+static void unload_driver(struct wdfdma_driver *d)
+{
+    if (d->fx == NULL)
+        return;
+    if (d->object.DriverUnload != NULL) {
+        uint32_t id = d->fx->obj.id;
+        mach_callback_enter("DriverUnload", id);
+        d->object.DriverUnload(&d->object);
+        mach_callback_exit("DriverUnload", id);
+    }
+    if (d->fx != NULL) /* a driver without DriverUnload: the framework still deletes it */
+        fx_object_delete(&d->fx->obj);
+}
+
+static void state_destroy(void *p)
+{
+    fx_machine_state *st = p;
+    wdfdma_machine *m = st->machine;
+    for (fx_devnode *n = st->nodes; n != NULL; n = n->next)
+        remove_remaining(n);
+    for (struct wdfdma_driver *d = st->drivers; d != NULL; d = d->next)
+        unload_driver(d);
+    fx_registry_forget_machine(m);
+    uint64_t leaked = fx_object_report_leaks(m);
+    if (leaked)
+        mach_report(m, "leak", "%llu framework object(s) alive at machine teardown",
+                    (unsigned long long)leaked);
+    while (st->nodes != NULL) {
+        fx_devnode *next = st->nodes->next;
+        mach_device_set_binding(st->nodes->hardware, NULL);
+        free(st->nodes);
+        st->nodes = next;
+    }
+    while (st->drivers != NULL) {
+        struct wdfdma_driver *next = st->drivers->next;
+        if (st->drivers->dl)
+            dlclose(st->drivers->dl);
+        free(st->drivers->ids);
+        free(st->drivers);
+        st->drivers = next;
+    }
+    free(st);
+}
+
+fx_machine_state *fx_state(wdfdma_machine *m)
+{
+    static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+    fx_machine_state *st = mach_slot(m, MACH_SLOT_FX);
+    if (st != NULL)
+        return st;
+    pthread_mutex_lock(&create_lock);
+    st = mach_slot(m, MACH_SLOT_FX);
+    if (st == NULL) {
+        st = calloc(1, sizeof(*st));
+        if (st == NULL) {
+            pthread_mutex_unlock(&create_lock);
+            mach_bugcheck(0x1E, (uint64_t)(ULONG)STATUS_NO_MEMORY, 0, 0, 0,
+                          "out of host memory creating the framework state");
+        }
+        st->machine = m;
+        mach_set_slot(m, MACH_SLOT_FX, st, state_destroy);
+    }
+    pthread_mutex_unlock(&create_lock);
+    return st;
+}
+
+/* ---- drivers ------------------------------------------------------------------------- */
+static void widen(WCHAR *out, size_t cap, const char *a, const char *b)
+{
+    size_t n = 0;
+    for (const char *s = a; *s && n + 1 < cap; s++)
+        out[n++] = (WCHAR)(unsigned char)*s;
+    for (const char *s = b; *s && n + 1 < cap; s++)
+        out[n++] = (WCHAR)(unsigned char)*s;
+    out[n] = 0;
+}
+
+static void init_image(struct wdfdma_driver *d, wdfdma_machine *m, const char *name,
+                       wdfdma_driver_entry entry, void *dl)
+{
+    d->machine = m;
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    d->dl = dl;
+    d->entry = (NTSTATUS(*)(PDRIVER_OBJECT, PUNICODE_STRING))(void (*)(void))entry;
+    widen(d->registry_buffer, sizeof(d->registry_buffer) / sizeof(WCHAR),
+          "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\", name);
+    RtlInitUnicodeString(&d->registry_path, d->registry_buffer);
+    d->object.Type = 4; /* IO_TYPE_DRIVER */
+    d->object.Size = (CSHORT)sizeof(DRIVER_OBJECT);
+    d->object.DriverExtension = &d->extension;
+    d->extension.DriverObject = &d->object;
+    d->object.DriverInit = d->entry;
+    d->extension.ServiceKeyName = d->registry_path;
+}
+
+static void unlink_image(fx_machine_state *st, struct wdfdma_driver *d)
+{
+    mach_spin_acquire(&st->lock);
+    for (struct wdfdma_driver **p = &st->drivers; *p != NULL; p = &(*p)->next) {
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    }
+    mach_spin_release(&st->lock);
+}
+
+static NTSTATUS run_driver_entry(struct wdfdma_driver *d)
+{
+    mach_callback_enter("DriverEntry", 0);
+    NTSTATUS status = d->entry(&d->object, &d->registry_path);
+    mach_callback_exit("DriverEntry", 0);
+    return status;
+}
+
+int host_driver_add(wdfdma_machine *m, const char *name, wdfdma_driver_entry entry, void *dl,
+                    char (*ids)[128], unsigned n, wdfdma_driver **out)
+{
+    fx_machine_state *st = fx_state(m);
+    mach_spin_acquire(&st->lock);
+    for (struct wdfdma_driver *d = st->drivers; d != NULL; d = d->next) {
+        if (strcmp(d->name, name) == 0) {
+            mach_spin_release(&st->lock);
+            free(ids);
+            if (dl)
+                dlclose(dl);
+            return mach_error(EEXIST, "a driver named '%s' is already on this machine", name);
+        }
+    }
+    mach_spin_release(&st->lock);
+    struct wdfdma_driver *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        free(ids);
+        if (dl)
+            dlclose(dl);
+        return mach_error(ENOMEM, "out of memory for driver '%s'", name);
+    }
+    init_image(d, m, name, entry, dl);
+    d->ids = ids;
+    d->nids = n;
+    mach_spin_acquire(&st->lock);
+    d->next = st->drivers;
+    st->drivers = d;
+    mach_spin_release(&st->lock);
+
+    NTSTATUS status = run_driver_entry(d);
+    if (!NT_SUCCESS(status)) {
+        /* KMDF: a failing DriverEntry gets no EvtDriverUnload; its WDFDRIVER is deleted. */
+        if (d->fx)
+            fx_object_delete(&d->fx->obj);
+        unlink_image(st, d);
+        if (d->dl)
+            dlclose(d->dl);
+        free(d->ids);
+        free(d);
+        return mach_error(EIO, "DriverEntry of '%s' failed with NTSTATUS 0x%08X", name,
+                          (unsigned)status);
+    }
+    if (out)
+        *out = d;
+    return 0;
+}
+
+int wdfdma_driver_register(wdfdma_machine *m, const char *name, wdfdma_driver_entry entry,
+                           wdfdma_driver **out)
+{
+    if (out)
+        *out = NULL;
+    if (m == NULL)
+        return mach_error(EINVAL, "wdfdma_driver_register: machine is NULL");
+    if (name == NULL || name[0] == '\0' || strlen(name) >= 64)
+        return mach_error(EINVAL, "wdfdma_driver_register: name must be 1..63 characters");
+    if (entry == NULL)
+        return mach_error(EINVAL, "wdfdma_driver_register: driver '%s' has no DriverEntry",
+                          name);
+    mach_enter(m);
+    return host_driver_add(m, name, entry, NULL, NULL, 0, out);
+}
+
+int wdfdma_driver_add_id(wdfdma_driver *drv, const char *hardware_id)
+{
+    if (drv == NULL)
+        return mach_error(EINVAL, "wdfdma_driver_add_id: driver is NULL");
+    if (hardware_id == NULL || hardware_id[0] == '\0' || strlen(hardware_id) >= 128)
+        return mach_error(EINVAL, "wdfdma_driver_add_id: hardware ID must be 1..127 characters");
+    char(*ids)[128] = realloc(drv->ids, (drv->nids + 1) * sizeof(*ids));
+    if (ids == NULL)
+        return mach_error(ENOMEM, "out of memory adding a hardware ID");
+    snprintf(ids[drv->nids], sizeof(ids[0]), "%s", hardware_id);
+    drv->ids = ids;
+    drv->nids++;
+    return 0;
+}
+
+const char *wdfdma_driver_name(const wdfdma_driver *drv)
+{
+    return drv ? drv->name : "";
+}
+
+/* ---- device nodes -------------------------------------------------------------------- */
+static bool serves(const struct wdfdma_driver *d, const char *hwid)
+{
+    for (unsigned i = 0; i < d->nids; i++)
+        if (strcasecmp(d->ids[i], hwid) == 0)
+            return true;
+    return false;
+}
+
+static struct wdfdma_driver *find_driver(fx_machine_state *st, const char *hwid)
+{
+    struct wdfdma_driver *found = NULL;
+    mach_spin_acquire(&st->lock);
+    for (struct wdfdma_driver *d = st->drivers; d != NULL; d = d->next)
+        if (d->fx != NULL && serves(d, hwid))
+            found = d; /* the list is newest first: keep the oldest match */
+    mach_spin_release(&st->lock);
+    return found;
+}
+
+static fx_devnode *node_for(fx_machine_state *st, wdfdma_dev *hw)
+{
+    fx_devnode *node = mach_device_binding(hw);
+    if (node != NULL)
+        return node;
+    node = calloc(1, sizeof(*node));
+    if (node == NULL)
+        return NULL;
+    node->hardware = hw;
+    node->pdo.Type = 3; /* IO_TYPE_DEVICE */
+    node->pdo.Size = (USHORT)sizeof(DEVICE_OBJECT);
+    node->pdo.DeviceExtension = hw;
+    node->pdo.StackSize = 1;
+    mach_device_set_binding(hw, node);
+    mach_spin_acquire(&st->lock);
+    node->next = st->nodes;
+    st->nodes = node;
+    mach_spin_release(&st->lock);
+    return node;
+}
+
+static bool present(const fx_devnode *node)
+{
+    return node != NULL && node->device != NULL && node->device->pnp_state != FX_PNP_REMOVED;
+}
+
+/* A failed start or power-up: PnP removes the device, the node says "failed". */
+static int after_failure(fx_devnode *node, NTSTATUS status, const char *what)
+{
+    node->start_failed = true;
+    if (node->device != NULL && node->device->pnp_state == FX_PNP_FAILED)
+        (void)fx_pnp_event_run(node->device, FX_PNP_EV_REMOVE);
+    return mach_error(EIO, "device '%s': %s failed with NTSTATUS 0x%08X",
+                      wdfdma_dev_name(node->hardware), what, (unsigned)status);
+}
+
+static int add_and_start(fx_devnode *node, struct wdfdma_driver *drv)
+{
+    if (node->device != NULL) { /* a removed device from an earlier bind: let it go */
+        fx_object_dereference(&node->device->obj);
+        node->device = NULL;
+    }
+    node->driver = drv;
+    node->start_failed = false;
+    node->pdo.DriverObject = NULL;
+    PDRIVER_ADD_DEVICE add = drv->object.DriverExtension->AddDevice;
+    if (add == NULL)
+        return mach_error(EINVAL, "driver '%s' is not a PnP driver (no AddDevice)", drv->name);
+    NTSTATUS status = add(&drv->object, &node->pdo);
+    if (!NT_SUCCESS(status)) {
+        node->start_failed = true;
+        return mach_error(EIO, "device '%s': EvtDriverDeviceAdd of '%s' failed with NTSTATUS "
+                          "0x%08X", wdfdma_dev_name(node->hardware), drv->name, (unsigned)status);
+    }
+    status = fx_pnp_event_run(node->device, FX_PNP_EV_START);
+    return NT_SUCCESS(status) ? 0 : after_failure(node, status, "start");
+}
+
+int wdfdma_device_bind(wdfdma_dev *dev, wdfdma_driver *drv)
+{
+    if (dev == NULL)
+        return mach_error(EINVAL, "wdfdma_device_bind: device is NULL");
+    wdfdma_machine *m = wdfdma_dev_machine(dev);
+    mach_enter(m);
+    fx_machine_state *st = fx_state(m);
+    if (present(mach_device_binding(dev)))
+        return mach_error(EBUSY, "device '%s' is already bound", wdfdma_dev_name(dev));
+    const char *hwid = mach_device_model(dev)->hardware_id;
+    if (drv == NULL) {
+        drv = find_driver(st, hwid ? hwid : "");
+        if (drv == NULL)
+            return mach_error(ENOENT, "no driver on this machine serves hardware ID '%s' "
+                              "(device '%s')", hwid ? hwid : "", wdfdma_dev_name(dev));
+    } else if (drv->machine != m) {
+        return mach_error(EINVAL, "driver '%s' belongs to another machine", drv->name);
+    }
+    if (drv->fx == NULL)
+        return mach_error(EINVAL, "driver '%s' did not call WdfDriverCreate", drv->name);
+    fx_devnode *node = node_for(st, dev);
+    if (node == NULL)
+        return mach_error(ENOMEM, "out of memory for a device node");
+    return add_and_start(node, drv);
+}
+
+static int pnp_request(wdfdma_dev *dev, fx_pnp_event ev, const char *what, fx_devnode **out)
+{
+    if (dev == NULL)
+        return mach_error(EINVAL, "%s: device is NULL", what);
+    mach_enter(wdfdma_dev_machine(dev));
+    fx_devnode *node = mach_device_binding(dev);
+    if (!present(node))
+        return mach_error(ENODEV, "%s: device '%s' is not bound to a driver", what,
+                          wdfdma_dev_name(dev));
+    fx_pnp_state from = node->device->pnp_state;
+    NTSTATUS status = fx_pnp_event_run(node->device, ev);
+    if (status == STATUS_INVALID_DEVICE_STATE && node->device->pnp_state == from)
+        return mach_error(EINVAL, "%s: not possible for device '%s' in state '%s'", what,
+                          wdfdma_dev_name(dev), fx_pnp_state_name(from));
+    if (out)
+        *out = node;
+    return NT_SUCCESS(status) ? 0 : after_failure(node, status, what);
+}
+
+int wdfdma_device_set_power(wdfdma_dev *dev, wdfdma_power state)
+{
+    if (state != WDFDMA_D0 && state != WDFDMA_D3)
+        return mach_error(EINVAL, "wdfdma_device_set_power: state %d is not WDFDMA_D0 (1) or "
+                          "WDFDMA_D3 (4)", (int)state);
+    return pnp_request(dev, state == WDFDMA_D0 ? FX_PNP_EV_SET_D0 : FX_PNP_EV_SET_D3,
+                       state == WDFDMA_D0 ? "power-up to D0" : "power-down to D3", NULL);
+}
+
+int wdfdma_device_remove(wdfdma_dev *dev)
+{
+    return pnp_request(dev, FX_PNP_EV_REMOVE, "remove", NULL);
+}
+
+int wdfdma_device_surprise_remove(wdfdma_dev *dev)
+{
+    return pnp_request(dev, FX_PNP_EV_SURPRISE, "surprise removal", NULL);
+}
+
+const char *wdfdma_device_state(wdfdma_dev *dev)
+{
+    fx_devnode *node = dev ? mach_device_binding(dev) : NULL;
+    if (node == NULL)
+        return "unbound";
+    if (node->start_failed)
+        return "failed";
+    if (node->device == NULL)
+        return "unbound";
+    return fx_pnp_state_name(node->device->pnp_state);
+}
+
+size_t wdfdma_device_callback_log(wdfdma_dev *dev, const char **out, size_t max)
+{
+    fx_devnode *node = dev ? mach_device_binding(dev) : NULL;
+    if (node == NULL || node->device == NULL || out == NULL)
+        return 0;
+    fx_device *d = node->device;
+    unsigned cap = (unsigned)(sizeof(d->log) / sizeof(d->log[0]));
+    mach_spin_acquire(&d->log_lock);
+    size_t n = d->log_count < max ? d->log_count : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = d->log[(d->log_head + i) % cap];
+    mach_spin_release(&d->log_lock);
+    return n;
+}
+
+void wdfdma_device_callback_log_clear(wdfdma_dev *dev)
+{
+    fx_devnode *node = dev ? mach_device_binding(dev) : NULL;
+    if (node == NULL || node->device == NULL)
+        return;
+    mach_spin_acquire(&node->device->log_lock);
+    node->device->log_head = node->device->log_count = 0;
+    mach_spin_release(&node->device->log_lock);
+}
+
+/* ---- WdfDeviceSetFailed -------------------------------------------------------------- */
+/* Windows sends a device that reports itself failed IRP_MN_SURPRISE_REMOVAL and then
+ * IRP_MN_REMOVE_DEVICE; with AttemptRestart the device is enumerated and started again. */
+static void failed_work(mach_work *w)
+{
+    fx_devnode *node = CONTAINING_RECORD(w, fx_devnode, failed_work);
+    if (present(node)) {
+        fx_device *dev = node->device;
+        (void)fx_pnp_event_run(dev, FX_PNP_EV_SURPRISE);
+        (void)fx_pnp_event_run(dev, FX_PNP_EV_REMOVE);
+        if (node->failed_action == WdfDeviceFailedAttemptRestart && node->driver->fx != NULL)
+            (void)add_and_start(node, node->driver);
+    }
+    __atomic_store_n(&node->failed_queued, 0, __ATOMIC_RELEASE);
+    mach_signal(node->device ? node->device->obj.machine : mach_current());
+}
+
+void fx_device_report_failed(fx_device *dev, WDF_DEVICE_FAILED_ACTION action)
+{
+    dev->set_failed = true;
+    dev->failed_action = action;
+    fx_devnode *node = dev->node;
+    LONG expect = 0;
+    if (node == NULL || !__atomic_compare_exchange_n(&node->failed_queued, &expect, 1, false,
+                                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    node->failed_action = action;
+    node->failed_work.fn = failed_work;
+    mach_work_queue(dev->obj.machine, &node->failed_work);
+}

@@ -1,0 +1,1 @@
+target_sources(test_fx_object PRIVATE ${PROJECT_SOURCE_DIR}/tests/drivers/fxtest_driver.c)

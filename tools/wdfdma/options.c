@@ -1,0 +1,376 @@
+/*
+ * `wdfdma run` option parsing: one table row per option (name, kind, range, where the
+ * value goes), one per scenario (name, options it accepts). Adding an option is adding a
+ * row; adding a scenario is adding a row here and its runner in run.c.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- scenarios ------------------------------------------------------------------------ */
+
+#define SGDMA_OPTIONS                                                                      \
+    (CLI_OPT_PROFILE | CLI_OPT_SIZE | CLI_OPT_COUNT | CLI_OPT_QDEPTH | CLI_OPT_DIRECTION | \
+     CLI_OPT_ADDR_BITS | CLI_OPT_MEMORY | CLI_OPT_MAX_TRANSFER | CLI_OPT_MAX_SG |          \
+     CLI_OPT_ENGINE | CLI_OPT_SEED | CLI_OPT_JSON)
+
+static const cli_scenario_info scenarios[] = {
+    {"sgdma", "bus-master scatter/gather DMA: the sgdma sample driver on the sgdma model",
+     SGDMA_OPTIONS},
+};
+
+const cli_scenario_info *cli_scenario_at(unsigned index)
+{
+    return index < sizeof(scenarios) / sizeof(scenarios[0]) ? &scenarios[index] : NULL;
+}
+
+const cli_scenario_info *cli_scenario_find(const char *name)
+{
+    for (unsigned i = 0; cli_scenario_at(i); i++)
+        if (strcmp(scenarios[i].name, name) == 0)
+            return &scenarios[i];
+    return NULL;
+}
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+/* Enumerated option values: the word on the command line and the value it stands for. */
+typedef struct cli_word {
+    const char *word;
+    int value;
+} cli_word;
+
+static const cli_word profile_words[] = {
+    {"packet", CLI_PROFILE_PACKET},     {"sg", CLI_PROFILE_SG},
+    {"packet64", CLI_PROFILE_PACKET64}, {"sg64", CLI_PROFILE_SG64},
+    {"sg-duplex", CLI_PROFILE_SG_DUPLEX}, {"sg64-duplex", CLI_PROFILE_SG64_DUPLEX},
+    {NULL, 0},
+};
+static const cli_word direction_words[] = {
+    {"both", CLI_DIR_BOTH}, {"read", CLI_DIR_READ}, {"write", CLI_DIR_WRITE}, {NULL, 0},
+};
+static const cli_word memory_words[] = {
+    {"scattered", CLI_MEM_SCATTERED}, {"contiguous", CLI_MEM_CONTIGUOUS},
+    {"below4g", CLI_MEM_BELOW4G},     {"above4g", CLI_MEM_ABOVE4G},
+    {NULL, 0},
+};
+static const cli_word engine_words[] = {
+    {"sim", CLI_ENGINE_SIM}, {"threads", CLI_ENGINE_THREADS}, {NULL, 0},
+};
+
+static const char *word_of(const cli_word *words, int value)
+{
+    for (; words->word; words++)
+        if (words->value == value)
+            return words->word;
+    return "?";
+}
+
+const char *cli_profile_name(cli_profile p) { return word_of(profile_words, (int)p); }
+const char *cli_direction_name(cli_direction d) { return word_of(direction_words, (int)d); }
+const char *cli_memory_name(cli_memory m) { return word_of(memory_words, (int)m); }
+const char *cli_engine_name(cli_engine e) { return word_of(engine_words, (int)e); }
+
+unsigned cli_profile_addr_bits(cli_profile p)
+{
+    switch (p) {
+    case CLI_PROFILE_PACKET:
+    case CLI_PROFILE_SG:
+    case CLI_PROFILE_SG_DUPLEX:
+        return 32;
+    default:
+        return 64;
+    }
+}
+
+bool cli_profile_is_duplex(cli_profile p)
+{
+    return p == CLI_PROFILE_SG_DUPLEX || p == CLI_PROFILE_SG64_DUPLEX;
+}
+
+/* ---- numbers -------------------------------------------------------------------------- */
+
+int cli_parse_u64(const char *text, uint64_t *out)
+{
+    /* strtoull accepts leading blanks and a minus sign (it negates): refuse both. */
+    if (!text || !(text[0] >= '0' && text[0] <= '9'))
+        return -1;
+    char *end;
+    errno = 0;
+    bool hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    unsigned long long v = strtoull(text, &end, hex ? 16 : 10);
+    if (errno || end == text || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *text, uint64_t *out)
+{
+    if (!text || !(text[0] >= '0' && text[0] <= '9'))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: return -1;
+    }
+    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* ---- the option table ----------------------------------------------------------------- */
+
+typedef enum opt_kind { KIND_SIZE, KIND_UINT, KIND_WORD, KIND_FLAG } opt_kind;
+
+typedef struct opt_def {
+    const char *name;          /* "--size" */
+    cli_opt_bit bit;
+    opt_kind kind;
+    uint64_t min, max;         /* KIND_SIZE, KIND_UINT */
+    const char *range;         /* the range as the error message states it */
+    const cli_word *words;     /* KIND_WORD */
+    const char *choices;       /* KIND_WORD, as the error message states them */
+    size_t offset;             /* where in cli_run_options */
+} opt_def;
+
+#define AT(field) offsetof(cli_run_options, field)
+
+static const opt_def options[] = {
+    {"--profile", CLI_OPT_PROFILE, KIND_WORD, 0, 0, NULL, profile_words,
+     "packet, sg, packet64, sg64, sg-duplex or sg64-duplex", AT(profile)},
+    {"--size", CLI_OPT_SIZE, KIND_SIZE, CLI_SIZE_MIN, CLI_SIZE_MAX, "1 B..1 GiB", NULL, NULL,
+     AT(size)},
+    {"--count", CLI_OPT_COUNT, KIND_UINT, CLI_COUNT_MIN, CLI_COUNT_MAX, "1..1000000", NULL,
+     NULL, AT(count)},
+    {"--queue-depth", CLI_OPT_QDEPTH, KIND_UINT, CLI_QDEPTH_MIN, CLI_QDEPTH_MAX, "1..256",
+     NULL, NULL, AT(queue_depth)},
+    {"--direction", CLI_OPT_DIRECTION, KIND_WORD, 0, 0, NULL, direction_words,
+     "read, write or both", AT(direction)},
+    {"--addr-bits", CLI_OPT_ADDR_BITS, KIND_UINT, CLI_ADDR_BITS_MIN, CLI_ADDR_BITS_MAX,
+     "24..64", NULL, NULL, AT(addr_bits)},
+    {"--memory", CLI_OPT_MEMORY, KIND_WORD, 0, 0, NULL, memory_words,
+     "scattered, contiguous, below4g or above4g", AT(memory)},
+    {"--max-transfer", CLI_OPT_MAX_TRANSFER, KIND_SIZE, CLI_MAX_TRANSFER_MIN,
+     CLI_MAX_TRANSFER_MAX, "1 B..4294967295 B", NULL, NULL, AT(max_transfer)},
+    {"--max-sg", CLI_OPT_MAX_SG, KIND_UINT, CLI_MAX_SG_MIN, CLI_MAX_SG_MAX, "1..65535", NULL,
+     NULL, AT(max_sg)},
+    {"--engine", CLI_OPT_ENGINE, KIND_WORD, 0, 0, NULL, engine_words, "sim or threads",
+     AT(engine)},
+    {"--seed", CLI_OPT_SEED, KIND_UINT, 0, UINT64_MAX, "0..2^64-1", NULL, NULL, AT(seed)},
+    {"--json", CLI_OPT_JSON, KIND_FLAG, 0, 0, NULL, NULL, NULL, AT(json)},
+};
+
+static const opt_def *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+/* Store `v` into the field the option names: a bool (flags), an enum (words, int-sized)
+ * or a uint64_t (numbers and sizes). */
+_Static_assert(sizeof(cli_profile) == sizeof(int) && sizeof(cli_direction) == sizeof(int) &&
+                   sizeof(cli_memory) == sizeof(int) && sizeof(cli_engine) == sizeof(int),
+               "word options are stored as int");
+
+static void store(cli_run_options *o, const opt_def *d, uint64_t v)
+{
+    char *field = (char *)o + d->offset;
+    if (d->kind == KIND_FLAG) {
+        *(bool *)field = true;
+    } else if (d->kind == KIND_WORD) {
+        int e = (int)v;
+        memcpy(field, &e, sizeof(e));
+    } else {
+        *(uint64_t *)field = v;
+    }
+}
+
+static int parse_value(const opt_def *d, const char *value, uint64_t *v, char *err,
+                       size_t err_len)
+{
+    if (d->kind == KIND_WORD) {
+        for (const cli_word *w = d->words; w->word; w++)
+            if (strcmp(w->word, value) == 0) {
+                *v = (uint64_t)w->value;
+                return 0;
+            }
+        return fail(err, err_len, "unknown %s '%s' (use %s)", d->name, value, d->choices);
+    }
+    if (d->kind == KIND_SIZE && cli_parse_size(value, v) != 0)
+        return fail(err, err_len, "bad size '%s' for %s (digits with an optional K, M or G "
+                    "suffix)", value, d->name);
+    if (d->kind == KIND_UINT && cli_parse_u64(value, v) != 0)
+        return fail(err, err_len, "bad number '%s' for %s", value, d->name);
+    if (*v < d->min || *v > d->max)
+        return fail(err, err_len, "%s %s is out of range (valid %s)", d->name, value,
+                    d->range);
+    return 0;
+}
+
+/* One option word (and maybe the next word as its value); *used is how many words. */
+static int parse_option(int argc, char **argv, int i, cli_run_options *o, int *used,
+                        char *err, size_t err_len)
+{
+    const char *arg = argv[i];
+    const char *eq = strchr(arg, '=');
+    size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+    const opt_def *d = find_option(arg, name_len);
+    if (!d)
+        return fail(err, err_len, "unknown option '%.*s' for 'wdfdma run'", (int)name_len, arg);
+    if (o->given & d->bit)
+        return fail(err, err_len, "%s given twice", d->name);
+    const char *value = NULL;
+    *used = 1;
+    if (d->kind == KIND_FLAG) {
+        if (eq)
+            return fail(err, err_len, "%s takes no value", d->name);
+    } else if (eq) {
+        value = eq + 1;
+    } else if (i + 1 < argc) {
+        value = argv[i + 1];
+        *used = 2;
+    } else {
+        return fail(err, err_len, "%s needs a value", d->name);
+    }
+    uint64_t v = 0;
+    if (value && parse_value(d, value, &v, err, err_len) != 0)
+        return CLI_USAGE;
+    store(o, d, v);
+    o->given |= d->bit;
+    return 0;
+}
+
+/* ---- the command line ----------------------------------------------------------------- */
+
+void cli_run_options_init(cli_run_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->profile = CLI_PROFILE_SG64;
+    o->queue_depth = 4;
+    o->direction = CLI_DIR_BOTH;
+    o->memory = CLI_MEM_SCATTERED;
+    o->engine = CLI_ENGINE_SIM;
+    o->seed = 1;
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* Options the chosen scenario (or, with none, any sample scenario) accepts. */
+static unsigned accepted(const char *scenario)
+{
+    if (scenario)
+        return cli_scenario_find(scenario)->accepts;
+    unsigned all = 0;
+    for (unsigned i = 0; cli_scenario_at(i); i++)
+        all |= cli_scenario_at(i)->accepts;
+    return all;
+}
+
+static int check_accepted(const cli_run_options *o, char *err, size_t err_len)
+{
+    unsigned extra = o->given & ~accepted(o->scenario);
+    for (size_t i = 0; extra && i < sizeof(options) / sizeof(options[0]); i++)
+        if (extra & options[i].bit)
+            return fail(err, err_len, "%s is not an option of scenario '%s'", options[i].name,
+                        o->scenario);
+    return 0;
+}
+
+int cli_parse_run(int argc, char **argv, cli_run_options *o, char *err, size_t err_len)
+{
+    cli_run_options_init(o);
+    err[0] = '\0';
+    for (int i = 0; i < argc; i++)
+        if (is_help(argv[i])) {
+            o->help = true;
+            return 0;
+        }
+    int i = 0;
+    if (argc > 0 && argv[0][0] != '-') {
+        if (!cli_scenario_find(argv[0]))
+            return fail(err, err_len, "unknown scenario '%s' (see 'wdfdma run --help')",
+                        argv[0]);
+        o->scenario = argv[0];
+        i = 1;
+    }
+    while (i < argc) {
+        if (argv[i][0] != '-' || argv[i][1] != '-')
+            return fail(err, err_len, "unexpected argument '%s'", argv[i]);
+        int used = 0;
+        if (parse_option(argc, argv, i, o, &used, err, err_len) != 0)
+            return CLI_USAGE;
+        i += used;
+    }
+    return check_accepted(o, err, err_len);
+}
+
+void cli_run_options_overlay(cli_run_options *base, const cli_run_options *over)
+{
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const opt_def *d = &options[i];
+        if (!(over->given & d->bit))
+            continue;
+        size_t width = d->kind == KIND_FLAG   ? sizeof(bool)
+                       : d->kind == KIND_WORD ? sizeof(int)
+                                              : sizeof(uint64_t);
+        memcpy((char *)base + d->offset, (const char *)over + d->offset, width);
+        base->given |= d->bit;
+    }
+}
+
+void cli_print_run_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: wdfdma run [SCENARIO] [OPTIONS]\n"
+        "\n"
+        "Without SCENARIO, runs the sample scenarios (options given apply to each).\n"
+        "Scenarios:\n");
+    for (unsigned i = 0; cli_scenario_at(i); i++)
+        fprintf(f, "  %-10s %s\n", cli_scenario_at(i)->name, cli_scenario_at(i)->summary);
+    fprintf(f,
+        "Options (sizes take K, M or G suffixes, powers of 1024):\n"
+        "  --profile P        packet|sg|packet64|sg64|sg-duplex|sg64-duplex (default sg64)\n"
+        "  --size BYTES       bytes per request, 1..1G (default: a ladder from 1 B to 16 MiB)\n"
+        "  --count N          requests per size and direction, 1..1000000 (default: by size)\n"
+        "  --queue-depth N    requests kept outstanding, 1..256 (default 4)\n"
+        "  --direction D      read|write|both (default both)\n"
+        "  --addr-bits N      device DMA address width, 24..64; sgdma: 32 or 64\n"
+        "                     (default: the profile's, 32 or 64)\n"
+        "  --memory M         scattered|contiguous|below4g|above4g (default scattered)\n"
+        "  --max-transfer B   the driver's MaximumTransferLength (default: the driver's)\n"
+        "  --max-sg N         the driver's MaximumSgElements, 1..65535 (default: the driver's)\n"
+        "  --engine E         sim|threads (default sim)\n"
+        "  --seed N           machine seed (default 1)\n"
+        "  --json             print one JSON array, an object per scenario\n"
+        "Exit status: 0 clean, 1 a data mismatch, error or verifier finding, 2 bad usage.\n");
+}
