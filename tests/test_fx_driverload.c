@@ -12,8 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fx/registry.h"
 #include "host/host_internal.h"
 #include "wdfdma/host.h"
+#include "wdfdma/registry.h"
 
 #define MIN_DRIVER FXTEST_MODULE_DIR "/testdrv_min.so"
 #define NO_ENTRY FXTEST_MODULE_DIR "/testdrv_noentry.so"
@@ -68,13 +70,13 @@ static void test_inf_subset(void **state)
     (void)state;
     char(*ids)[128] = NULL;
     unsigned n = 0;
-    assert_int_equal(host_inf_read(FXTEST_MODULE_DIR "/testdrv_min.inf", &ids, &n), 0);
+    assert_int_equal(fx_inf_hardware_ids(FXTEST_MODULE_DIR "/testdrv_min.inf", &ids, &n), 0);
     assert_int_equal(n, 3);
     assert_string_equal(ids[0], "PCI\\VEN_1234&DEV_0070");
     assert_string_equal(ids[1], "PCI\\VEN_1234&DEV_0071"); /* %OtherId% from [Strings] */
     assert_string_equal(ids[2], "PCI\\CC_0880");
     free(ids);
-    assert_int_equal(host_inf_read(FXTEST_MODULE_DIR "/none.inf", &ids, &n), -ENOENT);
+    assert_int_equal(fx_inf_hardware_ids(FXTEST_MODULE_DIR "/none.inf", &ids, &n), -ENOENT);
 
     char path[] = "/tmp/wdfdma_inf_XXXXXX";
     int fd = mkstemp(path);
@@ -82,9 +84,35 @@ static void test_inf_subset(void **state)
     FILE *f = fdopen(fd, "w");
     fputs("[Models]\n%Desc% = OnlyASection\n", f);
     fclose(f);
-    assert_int_equal(host_inf_read(path, &ids, &n), -EINVAL);
+    assert_int_equal(fx_inf_hardware_ids(path, &ids, &n), -EINVAL);
     assert_non_null(strstr(wdfdma_last_error(), ":2:"));
     remove(path);
+}
+
+/* Binding applies the INF's AddReg values as Windows' installer does; values the host set
+ * first win (the sgdma sample's INF sets DmaProfile 6 and MaximumTransferLength 64 KiB). */
+static void test_bind_applies_inf_registry(void **state)
+{
+    (void)state;
+    wdfdma_machine *m = machine();
+    wdfdma_driver *d = NULL;
+    assert_int_equal(wdfdma_driver_load(m, WDFDMA_BUILD_DRIVER_DIR "/sgdma.so", &d), 0);
+    wdfdma_dev *a = NULL, *b = NULL;
+    assert_int_equal(wdfdma_machine_add_device(m, "sgdma", "sgdma0", NULL, &a), 0);
+    assert_int_equal(wdfdma_machine_add_device(m, "sgdma", "sgdma1", NULL, &b), 0);
+    assert_int_equal(wdfdma_registry_set_ulong(m, "sgdma1", "device", "DmaProfile", 2), 0);
+    uint32_t v = 0;
+    assert_int_not_equal(wdfdma_registry_get_ulong(m, "sgdma0", "device", "DmaProfile", &v), 0);
+    assert_int_equal(wdfdma_device_bind(a, NULL), 0);
+    assert_int_equal(wdfdma_device_bind(b, NULL), 0);
+    assert_int_equal(wdfdma_registry_get_ulong(m, "sgdma0", "device", "DmaProfile", &v), 0);
+    assert_int_equal(v, 6);
+    assert_int_equal(wdfdma_registry_get_ulong(m, "sgdma0", "device", "MaximumTransferLength",
+                                               &v), 0);
+    assert_int_equal(v, 0x10000);
+    assert_int_equal(wdfdma_registry_get_ulong(m, "sgdma1", "device", "DmaProfile", &v), 0);
+    assert_int_equal(v, 2);   /* the host's value, not the INF's */
+    wdfdma_machine_destroy(m);
 }
 
 /* The same driver name twice on one machine is refused. */
@@ -105,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_load_and_bind),
         cmocka_unit_test(test_inf_subset),
         cmocka_unit_test(test_load_twice),
+        cmocka_unit_test(test_bind_applies_inf_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ struct wdfdma_driver {
     struct fx_driver *fx;                /* set by WdfDriverCreate */
     char (*ids)[128];                    /* hardware IDs it serves (INF [Models] lines) */
     unsigned nids;
+    char *inf;                           /* its INF (AddReg applied at bind), or NULL */
 };
 
 typedef struct fx_driver {

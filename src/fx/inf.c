@@ -9,6 +9,11 @@
  *   [Install.NT.Services] AddService = svc,,Svc     -> [Svc] AddReg = Z
  *                                                   -> [Z] HKR,Parameters,...: "parameters"
  *
+ * fx_inf_hardware_ids reads the other thing a driver's INF says: which hardware it serves
+ * (every ID after the install section on the lines of the [Models] sections that
+ * [Manufacturer] names, decorated ones included; [Models] when there is no
+ * [Manufacturer]).
+ *
  * INF syntax handled: sections and keys compare case-insensitively; ';' starts a comment
  * outside quotes; a trailing '\' continues a line; fields are comma-separated, may be
  * quoted, and %token% is replaced from [Strings]. Only the sections reached from the
@@ -478,6 +483,65 @@ static void inf_free(inf_file *f)
     free(f->lines);
     free(f->sections);
     free(f->buf);
+}
+
+/* ---- hardware IDs ------------------------------------------------------------------------- */
+typedef struct id_list {
+    const char *path;
+    char (*ids)[128];
+    unsigned n;
+} id_list;
+
+static int id_line(const inf_file *f, const inf_entry *e, void *ctx)
+{
+    id_list *l = ctx;
+    if (e->nfields < 2)
+        return mach_error(EINVAL, "%s:%d: a models line needs 'InstallSection, HardwareID'",
+                          f->path, e->lineno);
+    char(*grown)[128] = realloc(l->ids, (l->n + (unsigned)e->nfields - 1) * sizeof(*grown));
+    if (grown == NULL)
+        return mach_error(ENOMEM, "out of memory reading %s", f->path);
+    l->ids = grown;
+    for (int i = 1; i < e->nfields; i++)
+        snprintf(l->ids[l->n++], sizeof(l->ids[0]), "%s", e->field[i]);
+    return 0;
+}
+
+/* "%Mfg% = Models, NTamd64": IDs of [Models] and of [Models.NTamd64]. */
+static int id_manufacturer(const inf_file *f, const inf_entry *e, void *ctx)
+{
+    char name[2 * INF_FIELD_MAX + 2];
+    int rc = for_each_entry(f, e->field[0], NULL, id_line, ctx);
+    for (int i = 1; i < e->nfields && rc == 0; i++) {
+        snprintf(name, sizeof(name), "%s.%s", e->field[0], e->field[i]);
+        rc = for_each_entry(f, name, NULL, id_line, ctx);
+    }
+    return rc;
+}
+
+int fx_inf_hardware_ids(const char *path, char (**ids)[128], unsigned *count)
+{
+    *ids = NULL;
+    *count = 0;
+    FILE *probe = fopen(path, "rb");
+    if (probe == NULL)
+        return -ENOENT;   /* no INF: the driver serves what the host adds by hand */
+    fclose(probe);
+    inf_file f;
+    id_list l = {path, NULL, 0};
+    int rc = inf_read(&f, path);
+    if (rc == 0)
+        rc = section_index(&f, "Manufacturer") >= 0
+                 ? for_each_entry(&f, "Manufacturer", NULL, id_manufacturer, &l)
+                 : for_each_entry(&f, "Models", NULL, id_line, &l);
+    inf_free(&f);
+    if (rc != 0) {
+        free(l.ids);
+        return rc;
+    }
+    *ids = l.ids;
+    *count = l.n;
+    return 0;
 }
 
 int wdfdma_inf_load_registry(wdfdma_machine *m, const char *inf_path, const char *device_name)

@@ -43,4 +43,9 @@ bool fx_registry_kind_parse(const char *text, fx_reg_kind *out);
  * ASCII or does not fit. */
 bool fx_registry_ascii(const char *text, WCHAR *buf, size_t cap, UNICODE_STRING *out);
 
+/* The hardware IDs a driver's INF serves (see inf.c). 0 with *ids (malloc'd, *count
+ * entries), -ENOENT without a message if the file does not exist, or a negative errno
+ * with wdfdma_last_error() naming the file and line. */
+int fx_inf_hardware_ids(const char *path, char (**ids)[128], unsigned *count);
+
 #endif

@@ -25,6 +25,7 @@
 
 #include "fx/registry.h"
 #include "host/host_internal.h"
+#include "wdfdma/registry.h"
 
 /* ---- per-machine state --------------------------------------------------------------- */
 static bool failed_work_idle(void *ctx)
@@ -82,6 +83,7 @@ static void state_destroy(void *p)
         if (st->drivers->dl)
             dlclose(st->drivers->dl);
         free(st->drivers->ids);
+        free(st->drivers->inf);
         free(st->drivers);
         st->drivers = next;
     }
@@ -160,7 +162,7 @@ static NTSTATUS run_driver_entry(struct wdfdma_driver *d)
 }
 
 int host_driver_add(wdfdma_machine *m, const char *name, wdfdma_driver_entry entry, void *dl,
-                    char (*ids)[128], unsigned n, wdfdma_driver **out)
+                    const char *inf, char (*ids)[128], unsigned n, wdfdma_driver **out)
 {
     fx_machine_state *st = fx_state(m);
     mach_spin_acquire(&st->lock);
@@ -184,6 +186,13 @@ int host_driver_add(wdfdma_machine *m, const char *name, wdfdma_driver_entry ent
     init_image(d, m, name, entry, dl);
     d->ids = ids;
     d->nids = n;
+    if (inf != NULL && (d->inf = strdup(inf)) == NULL) {
+        free(ids);
+        free(d);
+        if (dl)
+            dlclose(dl);
+        return mach_error(ENOMEM, "out of memory for driver '%s'", name);
+    }
     mach_spin_acquire(&st->lock);
     d->next = st->drivers;
     st->drivers = d;
@@ -198,6 +207,7 @@ int host_driver_add(wdfdma_machine *m, const char *name, wdfdma_driver_entry ent
         if (d->dl)
             dlclose(d->dl);
         free(d->ids);
+        free(d->inf);
         free(d);
         return mach_error(EIO, "DriverEntry of '%s' failed with NTSTATUS 0x%08X", name,
                           (unsigned)status);
@@ -220,7 +230,7 @@ int wdfdma_driver_register(wdfdma_machine *m, const char *name, wdfdma_driver_en
         return mach_error(EINVAL, "wdfdma_driver_register: driver '%s' has no DriverEntry",
                           name);
     mach_enter(m);
-    return host_driver_add(m, name, entry, NULL, NULL, 0, out);
+    return host_driver_add(m, name, entry, NULL, NULL, NULL, 0, out);
 }
 
 int wdfdma_driver_add_id(wdfdma_driver *drv, const char *hardware_id)
@@ -299,6 +309,23 @@ static int after_failure(fx_devnode *node, NTSTATUS status, const char *what)
                       wdfdma_dev_name(node->hardware), what, (unsigned)status);
 }
 
+/* Windows' installer writes the INF's AddReg values before the driver first sees the
+ * device. Values the host set already win (the INF loader never overwrites), and a device
+ * bound explicitly to a driver whose INF does not list it simply gets no INF values. */
+static int install_registry(fx_devnode *node, struct wdfdma_driver *drv)
+{
+    if (drv->inf == NULL)
+        return 0;
+    const char *hwid = mach_device_model(node->hardware)->hardware_id;
+    bool listed = false;
+    for (unsigned i = 0; i < drv->nids && !listed; i++)
+        listed = hwid != NULL && strcasecmp(drv->ids[i], hwid) == 0;
+    if (!listed)
+        return 0;
+    return wdfdma_inf_load_registry(wdfdma_dev_machine(node->hardware), drv->inf,
+                                    wdfdma_dev_name(node->hardware));
+}
+
 static int add_and_start(fx_devnode *node, struct wdfdma_driver *drv)
 {
     if (node->device != NULL) { /* a removed device from an earlier bind: let it go */
@@ -311,6 +338,9 @@ static int add_and_start(fx_devnode *node, struct wdfdma_driver *drv)
     PDRIVER_ADD_DEVICE add = drv->object.DriverExtension->AddDevice;
     if (add == NULL)
         return mach_error(EINVAL, "driver '%s' is not a PnP driver (no AddDevice)", drv->name);
+    int rc = install_registry(node, drv);
+    if (rc != 0)
+        return rc;
     NTSTATUS status = add(&drv->object, &node->pdo);
     if (!NT_SUCCESS(status)) {
         node->start_failed = true;

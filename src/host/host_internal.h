@@ -9,15 +9,10 @@
 #include "wdfdma/host.h"
 
 /* Record a driver image on `m` and run its DriverEntry at PASSIVE_LEVEL. `dl` (may be
- * NULL) is closed when the machine goes. `ids` (count n) are added before DriverEntry
- * runs. Returns 0 or a negative errno with wdfdma_last_error() set; on failure the
+ * NULL) is closed when the machine goes. `inf` (may be NULL) is the driver's INF, whose
+ * AddReg values binding applies. `ids` (count n) are added before DriverEntry runs. Returns 0 or a negative errno with wdfdma_last_error() set; on failure the
  * record is gone (and `dl` closed). */
 int host_driver_add(wdfdma_machine *m, const char *name, wdfdma_driver_entry entry, void *dl,
-                    char (*ids)[128], unsigned n, wdfdma_driver **out);
-
-/* Read the hardware IDs of an INF's [Models] sections (see driverload.c for the subset).
- * Returns 0 with *ids (malloc'd, *n entries), -ENOENT if the file does not exist, or
- * -EINVAL with the message naming the line. */
-int host_inf_read(const char *path, char (**ids)[128], unsigned *n);
+                    const char *inf, char (*ids)[128], unsigned n, wdfdma_driver **out);
 
 #endif
