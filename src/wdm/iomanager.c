@@ -236,6 +236,21 @@ static bool run_completion_routines(PIRP irp)
     return true;
 }
 
+/* Direct I/O: unlock and free every MDL the I/O manager built for the IRP. */
+static void free_mdl_chain(PIRP irp)
+{
+    PMDL mdl = irp->MdlAddress;
+    while (mdl != NULL) {
+        PMDL next = mdl->Next;
+        if ((mdl->MdlFlags & MDL_PAGES_LOCKED) != 0)
+            MmUnlockPages(mdl);
+        IoFreeMdl(mdl);
+        mdl = next;
+    }
+    irp->MdlAddress = NULL;
+}
+
+
 /* What the Windows I/O manager does in the requesting thread's completion APC. */
 static void finish_io(wdfdma_machine *m, irp_block *b)
 {
@@ -254,15 +269,7 @@ static void finish_io(wdfdma_machine *m, irp_block *b)
     }
     if ((irp->Flags & IRP_DEALLOCATE_BUFFER) != 0)
         irp->AssociatedIrp.SystemBuffer = NULL;   /* the buffer stays with the block */
-    PMDL mdl = irp->MdlAddress;
-    while (mdl != NULL) {
-        PMDL next = mdl->Next;
-        if ((mdl->MdlFlags & MDL_PAGES_LOCKED) != 0)
-            MmUnlockPages(mdl);
-        IoFreeMdl(mdl);
-        mdl = next;
-    }
-    irp->MdlAddress = NULL;
+    free_mdl_chain(irp);
 }
 
 VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
@@ -483,15 +490,7 @@ NTSTATUS wdm_io_build_irp(PDEVICE_OBJECT device, ULONG do_flags, const wdm_io_pa
         break;
     }
     if (!NT_SUCCESS(status)) {
-        PMDL mdl = irp->MdlAddress;
-        while (mdl != NULL) {
-            PMDL next = mdl->Next;
-            if ((mdl->MdlFlags & MDL_PAGES_LOCKED) != 0)
-                MmUnlockPages(mdl);
-            IoFreeMdl(mdl);
-            mdl = next;
-        }
-        irp->MdlAddress = NULL;
+        free_mdl_chain(irp);
         IoFreeIrp(irp);
         return status;
     }
