@@ -304,6 +304,9 @@ typedef struct dma_piece {
  * offset is beyond one. STATUS_INVALID_PARAMETER if the chain is shorter than that;
  * bug check 0xE6 if an MDL's pages are not locked. */
 NTSTATUS wdm_dma_walk_init(dma_walk *w, PMDL mdl, ULONGLONG offset, ULONG length);
+/* The same for a flush, which may be of 0 bytes (KMDF flushes what the device moved:
+ * nothing, after DmaCompletedFinal(0)); a 0-byte walk yields no piece. */
+NTSTATUS wdm_dma_flush_walk_init(dma_walk *w, PMDL mdl, ULONGLONG offset, ULONG length);
 bool wdm_dma_walk_next(dma_walk *w, dma_piece *p);
 /* Pages spanned by the walk (one per piece) — the map registers it needs. */
 ULONG wdm_dma_walk_pages(dma_walk w);

@@ -57,6 +57,16 @@ NTSTATUS wdm_dma_walk_init(dma_walk *w, PMDL mdl, ULONGLONG offset, ULONG length
     return STATUS_SUCCESS;
 }
 
+NTSTATUS wdm_dma_flush_walk_init(dma_walk *w, PMDL mdl, ULONGLONG offset, ULONG length)
+{
+    if (length != 0)
+        return wdm_dma_walk_init(w, mdl, offset, length);
+    w->mdl = mdl;   /* a transfer that moved nothing: unmap, copy nothing back */
+    w->offset = 0;
+    w->left = 0;
+    return mdl != NULL ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
+}
+
 bool wdm_dma_walk_next(dma_walk *w, dma_piece *p)
 {
     if (w->left == 0)
@@ -88,15 +98,6 @@ ULONG wdm_dma_walk_pages(dma_walk w)
     while (wdm_dma_walk_next(&w, &p))
         pages++;
     return pages;
-}
-
-static bool walk_contains(dma_walk w, const char *va)
-{
-    dma_piece p;
-    while (wdm_dma_walk_next(&w, &p))
-        if (va >= p.va && va < p.va + p.length)
-            return true;
-    return false;
 }
 
 /* ---- the register pool ----------------------------------------------------------------- */
@@ -239,28 +240,42 @@ bool wdm_dma_map_piece(dma_adapter *a, dma_mapreg *run, const dma_piece *p, bool
     return true;
 }
 
+/* ReadFromDevice: copy the part of register r's bounce page that lies inside the flushed
+ * range `only` (all of it when NULL) back into the buffer. */
+static void copy_back(dma_adapter *a, const dma_mapreg *r, const dma_walk *only)
+{
+    const uint8_t *page = bounce_page(a, r) + (r->phys & (PAGE_SIZE - 1));
+    if (only == NULL) {
+        mach_phys_write(a->m, r->phys, page, r->length);
+        atomic_fetch_add(&a->dm->bounced_bytes, r->length);
+        return;
+    }
+    dma_walk w = *only;
+    dma_piece p;
+    while (wdm_dma_walk_next(&w, &p)) {
+        const char *lo = p.va > r->va ? p.va : r->va;
+        const char *hi = p.va + p.length < r->va + r->length ? p.va + p.length
+                                                              : r->va + r->length;
+        if (lo >= hi)
+            continue;
+        size_t skip = (size_t)(lo - r->va);
+        mach_phys_write(a->m, r->phys + skip, page + skip, (size_t)(hi - lo));
+        atomic_fetch_add(&a->dm->bounced_bytes, (uint64_t)(hi - lo));
+    }
+}
+
 void wdm_dma_unmap_run(dma_adapter *a, dma_mapreg *run, bool write, const dma_walk *only)
 {
     wdm_dma_assert_locked(a);
-    bool any_left = false;
     for (uint32_t i = 0; i < run->run; i++) {
         dma_mapreg *r = run + i;
         if (!r->mapped)
             continue;
-        if (only != NULL && !walk_contains(*only, r->va)) {
-            any_left = true;
-            continue;
-        }
-        /* ReadFromDevice: the device wrote the bounce page; the buffer gets it now. */
-        if (r->bounced && !write) {
-            mach_phys_write(a->m, r->phys, bounce_page(a, r) + (r->phys & (PAGE_SIZE - 1)),
-                            r->length);
-            atomic_fetch_add(&a->dm->bounced_bytes, r->length);
-        }
+        if (r->bounced && !write)
+            copy_back(a, r, only);
         r->mapped = false;
     }
-    if (!any_left)
-        run->cursor = 0;
+    run->cursor = 0;
 }
 
 static bool run_has_mappings(const dma_mapreg *run)
@@ -718,7 +733,7 @@ static NTSTATUS master_flush(dma_adapter *a, PMDL mdl, PVOID base, ULONGLONG off
                              ULONG length, bool write, const char *ddi)
 {
     dma_walk w;
-    NTSTATUS status = wdm_dma_walk_init(&w, mdl, offset, length);
+    NTSTATUS status = wdm_dma_flush_walk_init(&w, mdl, offset, length);
     if (!NT_SUCCESS(status))
         return status;
     KIRQL old = wdm_dma_lock(a);

@@ -237,7 +237,7 @@ NTSTATUS wdm_dma_sys_flush(dma_adapter *a, PMDL mdl, PVOID base, ULONGLONG offse
 {
     dma_sys *s = &a->sys;
     dma_walk w;
-    NTSTATUS status = wdm_dma_walk_init(&w, mdl, offset, length);
+    NTSTATUS status = wdm_dma_flush_walk_init(&w, mdl, offset, length);
     if (!NT_SUCCESS(status))
         return status;
     KIRQL old = wdm_dma_lock(a);
