@@ -316,7 +316,8 @@ static void test_unknown_words(void **state)
     expect_usage("bogus", "unknown scenario 'bogus'");
     expect_usage("sgdma --bogus", "unknown option '--bogus'");
     expect_usage("sgdma --bogus=3", "unknown option '--bogus'");
-    expect_usage("--baud 9600", "unknown option '--baud'");
+    expect_usage("--speed 9600", "unknown option '--speed'");
+    expect_usage("sgdma --baud 9600", "--baud");   /* only the uart scenario has a line rate */
     expect_usage("sgdma -x", "unexpected argument '-x'");
     expect_usage("sgdma extra", "unexpected argument 'extra'");
     expect_usage("--json sgdma", "unexpected argument 'sgdma'");

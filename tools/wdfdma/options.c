@@ -18,9 +18,18 @@
      CLI_OPT_ADDR_BITS | CLI_OPT_MEMORY | CLI_OPT_MAX_TRANSFER | CLI_OPT_MAX_SG |          \
      CLI_OPT_ENGINE | CLI_OPT_SEED | CLI_OPT_JSON)
 
+/* System-DMA scenarios: --size, --count and --devices; uart also --baud. */
+#define SYSDMA_OPTIONS                                                                     \
+    (CLI_OPT_SIZE | CLI_OPT_COUNT | CLI_OPT_MEMORY | CLI_OPT_ENGINE | CLI_OPT_SEED |       \
+     CLI_OPT_JSON | CLI_OPT_DEVICES)
+
 static const cli_scenario_info scenarios[] = {
     {"sgdma", "bus-master scatter/gather DMA: the sgdma sample driver on the sgdma model",
      SGDMA_OPTIONS},
+    {"uart", "system DMA: the uart sample driver, loopback through a shared sdmac controller",
+     SYSDMA_OPTIONS | CLI_OPT_BAUD},
+    {"ring", "looped system DMA: the ring sample driver capturing a stream for --count wraps",
+     SYSDMA_OPTIONS},
 };
 
 const cli_scenario_info *cli_scenario_at(unsigned index)
@@ -172,6 +181,10 @@ static const opt_def options[] = {
      AT(engine)},
     {"--seed", CLI_OPT_SEED, KIND_UINT, 0, UINT64_MAX, "0..2^64-1", NULL, NULL, AT(seed)},
     {"--json", CLI_OPT_JSON, KIND_FLAG, 0, 0, NULL, NULL, NULL, AT(json)},
+    {"--baud", CLI_OPT_BAUD, KIND_UINT, CLI_BAUD_MIN, CLI_BAUD_MAX, "1..921600", NULL, NULL,
+     AT(baud)},
+    {"--devices", CLI_OPT_DEVICES, KIND_UINT, CLI_DEVICES_MIN, CLI_DEVICES_MAX, "1..64", NULL,
+     NULL, AT(devices)},
 };
 
 static const opt_def *find_option(const char *name, size_t len)
@@ -372,5 +385,9 @@ void cli_print_run_usage(FILE *f)
         "  --engine E         sim|threads (default sim)\n"
         "  --seed N           machine seed (default 1)\n"
         "  --json             print one JSON array, an object per scenario\n"
+        "  --baud N           uart: line rate, 921600/n (default 115200)\n"
+        "  --devices N        uart, ring: devices sharing one 8-channel sdmac, 1..64\n"
+        "                     (uart at most 32; default 1)\n"
+        "  uart, ring: --size is bytes per request / ring bytes, --count rounds / wraps\n"
         "Exit status: 0 clean, 1 a data mismatch, error or verifier finding, 2 bad usage.\n");
 }

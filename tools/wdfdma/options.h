@@ -33,6 +33,10 @@
 #define CLI_MAX_TRANSFER_MAX 0xFFFFFFFFull /* a REG_DWORD */
 #define CLI_MAX_SG_MIN 1ull
 #define CLI_MAX_SG_MAX 65535ull
+#define CLI_BAUD_MIN 1ull
+#define CLI_BAUD_MAX 921600ull       /* the uart model's clock */
+#define CLI_DEVICES_MIN 1ull
+#define CLI_DEVICES_MAX 64ull         /* request lines of the machine */
 
 /* Registry DmaProfile values are WDF_DMA_PROFILE: these enumerators match it. */
 typedef enum cli_profile {
@@ -71,6 +75,8 @@ typedef enum cli_opt_bit {
     CLI_OPT_ENGINE = 1u << 9,
     CLI_OPT_SEED = 1u << 10,
     CLI_OPT_JSON = 1u << 11,
+    CLI_OPT_BAUD = 1u << 12,
+    CLI_OPT_DEVICES = 1u << 13,
 } cli_opt_bit;
 
 /* What `wdfdma run` was asked to do. Fields not named in `given` hold their defaults;
@@ -91,6 +97,8 @@ typedef struct cli_run_options {
     cli_engine engine;
     uint64_t seed;
     bool json;
+    uint64_t baud;            /* uart line rate; 0 = the scenario's default */
+    uint64_t devices;         /* uart / ring devices on the one controller; 0 = 1 */
 } cli_run_options;
 
 /* A scenario as the parser knows it: its name, a one-line summary and its options. */

@@ -680,8 +680,8 @@ static int find_driver(char *path, size_t len)
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
-    const char *dirs[] = {exe, WDFDMA_BUILD_DRIVER_DIR, exe};
-    const char *subdirs[] = {"/drivers", "", "/../lib/wdfdma/drivers"};
+    const char *dirs[] = {exe, exe, WDFDMA_BUILD_DRIVER_DIR};
+    const char *subdirs[] = {"/drivers", "/../lib/wdfdma/drivers", ""};
     for (unsigned i = 0; i < 3; i++) {
         snprintf(path, len, "%s%s/sgdma.so", dirs[i], subdirs[i]);
         if (access(path, R_OK) == 0)
