@@ -136,10 +136,11 @@ typedef struct _WDF_OBJECT_CONTEXT_TYPE_INFO {
     {                                                                                      \
         return (WDF_TYPE_NAME_POINTER_TYPE(_contexttype))WdfObjectGetTypedContextWorker(  \
             Handle, WDF_GET_CONTEXT_TYPE_INFO(_contexttype)->UniqueType);                  \
-    }                                                                                      \
-    WDF_EXTERN_C extern const WDF_OBJECT_CONTEXT_TYPE_INFO WDF_TYPE_NAME_TO_TYPE_INFO(_contexttype)
+    }
 
-/* Declares _contexttype as a context type with accessor _castingfunction(handle). */
+/* Declares _contexttype as a context type with accessor _castingfunction(handle). It ends
+ * with the accessor's body, as the WDK's does, so drivers may write it with or without a
+ * trailing semicolon. */
 #define WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(_contexttype, _castingfunction)                \
     WDF_DECLARE_TYPE_AND_GLOBALS(_contexttype, WDF_GET_CONTEXT_TYPE_INFO(_contexttype),    \
                                  NULL, WDF_TYPE_DEFAULT_SECTION_NAME)                      \

@@ -77,7 +77,7 @@ required = ["scenario", "requests", "bytes", "transactions", "transfers", "inter
             "dpcs", "bounced_bytes", "sg_elements_max", "errors", "data_mismatches",
             "verifier_findings", "wall_ns", "virtual_ns", "throughput_bytes_per_s",
             "device_utilization", "sg_elements_mean", "map_registers_peak",
-            "device_throughput_bytes_per_s", "seed", "engine", "profile"]
+            "device_throughput_bytes_per_s", "seed", "engine", "profile", "trace_hash"]
 problems = []
 if not isinstance(data, list) or len(data) != expect.get("results", 1):
     problems.append("expected a list of %d results" % expect.get("results", 1))
@@ -157,14 +157,15 @@ run_json '{"profile":"sg64","transfers_gt_transactions":1}' \
 run_json '{"profile":"sg","addr_bits":64}' sgdma --profile sg --addr-bits 64 --size 8K --count 4
 run_json '{"results":10}' --size 4K --count 4
 
-# Same seed on the sim engine: the same machine-time figures.
+# Same seed on the sim engine: the same machine-time figures and the same trace hash, from
+# two separate processes (so host addresses differ: the trace must never record them).
 "$WDFDMA" run sgdma --size 16K --count 8 --seed 7 --json >"$TMP/a" 2>/dev/null
 "$WDFDMA" run sgdma --size 16K --count 8 --seed 7 --json >"$TMP/b" 2>/dev/null
 python3 - "$TMP/a" "$TMP/b" <<'EOF' || fail "two sim runs with seed 7 differ"
 import json, sys
 a, b = (json.load(open(p))[0] for p in sys.argv[1:3])
 keys = ["requests", "bytes", "transactions", "transfers", "interrupts", "dpcs",
-        "virtual_ns", "sg_elements_max", "bounced_bytes"]
+        "virtual_ns", "sg_elements_max", "bounced_bytes", "trace_hash"]
 sys.exit(0 if all(a[k] == b[k] for k in keys) else 1)
 EOF
 

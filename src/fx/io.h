@@ -40,6 +40,7 @@ typedef struct fx_request {
     NTSTATUS status;                 /* STATUS_PENDING until completed */
     ULONG_PTR information;
     bool presented;                  /* reached the driver through a callback */
+    bool in_caller_context;          /* presented by EvtIoInCallerContext, not yet queued */
     bool cancel_armed;               /* an IRP cancel routine of ours is installed */
     bool cancel_fired;               /* the IRP cancel routine ran (IsCanceled) */
     bool on_cancel_list;             /* waiting for EvtRequestCancel / CanceledOnQueue */
@@ -115,6 +116,8 @@ bool fx_request_disarm_cancel(fx_request *r);
  * that): the caller then completes it. An already cancelled IRP, or a requeue into a
  * purging queue, is cancelled by the queue's loop (the caller still gets success). */
 NTSTATUS fx_queue_insert_locked(fx_queue *q, fx_request *r, bool at_head);
+/* The driver owns `r` on behalf of `q` (EvtIoInCallerContext, before q presents it). */
+void fx_queue_own_locked(fx_queue *q, fx_request *r);
 /* Run the queue's dispatch loop; called with the I/O lock held, returns with it released. */
 void fx_queue_run(fx_queue *q, KIRQL irql);
 /* A request attributed to q left the driver (completed, forwarded): I/O lock held. */

@@ -29,6 +29,61 @@ static bool zero_length(const IO_STACK_LOCATION *sl)
            sl->Parameters.Read.Length == 0;
 }
 
+/* EvtIoInCallerContext: the driver sees each request in the requester's context (to probe
+ * and lock METHOD_NEITHER buffers, say) before any queue does; it then hands it to its
+ * queue with WdfDeviceEnqueueRequest, or completes it. The queue for the request's type was
+ * checked to exist before (KMDF fails the request without calling back otherwise). */
+static void present_in_caller_context(fx_device *dev, fx_queue *q, fx_request *r, KIRQL irql)
+{
+    /* Owned on behalf of its queue, so completion, purge and power-down find it. */
+    fx_queue_own_locked(q, r);
+    r->presented = true;
+    r->in_caller_context = true;
+    fx_io_unlock(dev, irql);
+    FX_CALLBACK_BEGIN("EvtIoInCallerContext", &r->obj);
+    dev->io_in_caller_context((WDFDEVICE)fx_handle(&dev->obj), fx_request_handle(r));
+    FX_CALLBACK_END("EvtIoInCallerContext", &r->obj);
+}
+
+/* WdfDeviceEnqueueRequest: the queue the device dispatches this request type to. On
+ * failure the request stays the driver's, which must complete it. */
+static NTSTATUS enqueue_request(fx_device *dev, fx_request *r)
+{
+    KIRQL irql = fx_io_lock(dev);
+    if (r->state != FX_REQ_OWNED || !r->in_caller_context) {
+        fx_io_unlock(dev, irql);
+        fx_verifier_break("WdfDeviceEnqueueRequest", "WDFREQUEST %p is not a request the "
+                          "device presented through EvtIoInCallerContext",
+                          (void *)fx_request_handle(r));
+        return STATUS_INVALID_DEVICE_REQUEST;
+    }
+    fx_queue *q = r->queue;
+    fx_queue_request_done_locked(q, r);   /* no longer owned: it waits in the queue */
+    NTSTATUS status = fx_queue_insert_locked(q, r, false);
+    if (!NT_SUCCESS(status)) {
+        fx_queue_own_locked(q, r);        /* refused: still the driver's to complete */
+        fx_io_unlock(dev, irql);
+        return status;
+    }
+    r->in_caller_context = false;
+    fx_queue_run(q, irql);
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS WdfDeviceEnqueueRequest(WDFDEVICE Device, WDFREQUEST Request)
+{
+    static const char ddi[] = "WdfDeviceEnqueueRequest";
+    fx_device *dev = fx_device_from_handle(Device, ddi);
+    fx_request *r = fx_request_from_handle(Request, ddi);
+    if (!fx_check_irql(DISPATCH_LEVEL, ddi))
+        return STATUS_INVALID_DEVICE_REQUEST;
+    if (r->dev != dev) {
+        fx_verifier_break(ddi, "WDFREQUEST %p belongs to another device", (void *)Request);
+        return STATUS_INVALID_DEVICE_REQUEST;
+    }
+    return enqueue_request(dev, r);
+}
+
 NTSTATUS fx_io_dispatch(PDEVICE_OBJECT device, PIRP irp)
 {
     fx_device *dev = fx_device_from_wdm(device);
@@ -52,6 +107,10 @@ NTSTATUS fx_io_dispatch(PDEVICE_OBJECT device, PIRP irp)
     IoMarkIrpPending(irp);
     irql = fx_io_lock(dev);
     dev->outstanding_io++;
+    if (dev->io_in_caller_context != NULL) {
+        present_in_caller_context(dev, q, r, irql);
+        return STATUS_PENDING;
+    }
     NTSTATUS status = fx_queue_insert_locked(q, r, false);
     if (!NT_SUCCESS(status)) {
         fx_request_set_state(r, FX_REQ_CANCELING);   /* on no list: ours to complete */

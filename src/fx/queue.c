@@ -169,6 +169,12 @@ static void own_locked(fx_queue *q, fx_request *r)
     q->owned_count++;
 }
 
+void fx_queue_own_locked(fx_queue *q, fx_request *r)
+{
+    r->queue = q;
+    own_locked(q, r);
+}
+
 void fx_queue_cancel_fired(fx_request *r, KIRQL irql)
 {
     fx_queue *q = r->queue;

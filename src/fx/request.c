@@ -164,6 +164,7 @@ fx_request *fx_request_get(fx_device *dev, PIRP irp)
     r->status = STATUS_PENDING;
     r->information = 0;
     r->presented = r->cancel_armed = r->cancel_fired = r->on_cancel_list = false;
+    r->in_caller_context = false;
     r->driver_cancelable = false;
     r->evt_cancel = NULL;
     r->stop = FX_STOP_NONE;

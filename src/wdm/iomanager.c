@@ -30,6 +30,7 @@ typedef struct irp_block {
     enum irp_state state;
     CCHAR stack_size;
     bool from_lookaside;                    /* WDM_IRP_LOOKASIDE_STACK locations */
+    uint32_t trace_id;                      /* stable per allocation: never a host pointer */
     wdm_irp_done done;
     void *done_ctx;
     /* Buffered I/O: the system buffer stays with the block, so steady-state requests
@@ -122,6 +123,9 @@ static void irp_init(irp_block *b, CCHAR stack_size)
     b->from_lookaside = from_lookaside;
     b->stack_size = stack_size;
     b->state = IRP_ALLOCATED;
+    /* The trace hash must not depend on where the host put the IRP (address space
+     * randomisation): records name the IRP by a machine-assigned id. */
+    b->trace_id = mach_next_object_id(mach_current());
     PIRP irp = &b->irp;
     irp->Type = IO_TYPE_IRP;
     irp->Size = IoSizeOfIrp(stack_size);
@@ -206,8 +210,8 @@ NTSTATUS IoCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     sl->DeviceObject = DeviceObject;
     b->state = IRP_IN_DRIVER;
     PDRIVER_DISPATCH fn = DeviceObject->DriverObject->MajorFunction[sl->MajorFunction];
-    mach_trace(mach_current(), WDFDMA_TR_FX, 0, "IoCallDriver", sl->MajorFunction,
-               (uint64_t)(uintptr_t)Irp);
+    mach_trace(mach_current(), WDFDMA_TR_FX, b->trace_id, "IoCallDriver", sl->MajorFunction,
+               0);
     return fn(DeviceObject, Irp);
 }
 

@@ -208,6 +208,9 @@ static void json_result(json_writer *w, const cli_result *r)
     json_member_u64(w, "addr_bits", o->addr_bits);
     json_member_u64(w, "queue_depth", o->queue_depth);
     json_member_u64(w, "seed", o->seed);
+    char hash[24];
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)r->trace_hash);
+    json_member_string(w, "trace_hash", hash);
     json_member_u64(w, "size_min", r->size_min);
     json_member_u64(w, "size_max", r->size_max);
     json_member_u64(w, "sizes", r->sizes);

@@ -25,6 +25,7 @@ typedef struct cli_result {
     uint64_t interrupts, dpcs;
     uint64_t bounced_bytes;
     uint64_t sg_elements_total, sg_elements_max;
+    uint64_t trace_hash;         /* the machine's trace hash: same seed, same hash (sim) */
     uint64_t programs;           /* EvtProgramDma calls, when not one per transfer (ring) */
     uint64_t map_registers_peak;
     uint64_t errors;                 /* failed or short requests, setup/teardown failures */

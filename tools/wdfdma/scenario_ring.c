@@ -338,6 +338,7 @@ static void stop_machine(ring_run *r)
         r->res->bounced_bytes = dma.bounced_bytes;
         r->res->map_registers_peak = dma.map_registers_peak;
         r->res->verifier_findings = mach_findings(r->m);
+        r->res->trace_hash = wdfdma_machine_trace_hash(r->m);
         wdfdma_machine_destroy(r->m);
     }
 }

@@ -776,6 +776,7 @@ static void stop_machine(sg_run *r)
     r->res->sg_elements_max = fx.sg_elements_max;
     r->res->map_registers_peak = dma.map_registers_peak;
     r->res->verifier_findings = mach_findings(r->m);
+    r->res->trace_hash = wdfdma_machine_trace_hash(r->m);
     wdfdma_machine_destroy(r->m);
 }
 

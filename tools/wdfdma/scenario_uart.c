@@ -318,6 +318,7 @@ static void stop_machine(uart_run *r)
             r->res->errors++;
     if (r->m) {
         r->res->verifier_findings = mach_findings(r->m);
+        r->res->trace_hash = wdfdma_machine_trace_hash(r->m);
         wdfdma_machine_destroy(r->m);
     }
 }
