@@ -319,10 +319,97 @@ static void test_unknown_words(void **state)
     expect_usage("--speed 9600", "unknown option '--speed'");
     expect_usage("sgdma --baud 9600", "--baud");   /* only the uart scenario has a line rate */
     expect_usage("sgdma -x", "unexpected argument '-x'");
-    expect_usage("sgdma extra", "unexpected argument 'extra'");
-    expect_usage("--json sgdma", "unexpected argument 'sgdma'");
+    expect_usage("sgdma extra", "unknown scenario 'extra'");
+    expect_usage("--json bogus", "unknown scenario 'bogus'");
     expect_usage("sgdma --", "unknown option '--'");
     expect_usage("--size=4K=2", "bad size '4K=2' for --size");
+}
+
+/* Several scenarios, anywhere on the line; options apply where they make sense. */
+static void test_several_scenarios(void **state)
+{
+    (void)state;
+    cli_run_options o;
+    expect_ok("sgdma uart ring", &o);
+    assert_int_equal(o.nscenarios, 3);
+    assert_string_equal(o.scenario, "sgdma");
+    assert_string_equal(o.scenarios[1], "uart");
+    assert_string_equal(o.scenarios[2], "ring");
+    expect_ok("--json sgdma --size 4K uart", &o);
+    assert_int_equal(o.nscenarios, 2);
+    assert_true(o.json);
+    assert_int_equal(o.size, 4096);
+    expect_ok("sgdma uart --profile sg --baud 9600", &o);   /* each where it applies */
+    expect_usage("sgdma sgdma", "scenario 'sgdma' given twice");
+    expect_usage("uart ring --profile sg", "--profile is not an option of any scenario named");
+    expect_usage("uart --profile sg", "--profile is not an option of scenario 'uart'");
+}
+
+/* --verifier, --faults, --trace, --driver and --device: spelled, stored, refused. */
+static void test_machine_options(void **state)
+{
+    (void)state;
+    cli_run_options o;
+    expect_ok("--verifier --faults dma-error:p=0.1 --trace t.json", &o);
+    assert_true(o.verifier);
+    assert_string_equal(o.faults, "dma-error:p=0.1");
+    assert_string_equal(o.trace, "t.json");
+    assert_true(o.given & CLI_OPT_VERIFIER);
+    expect_ok("ring --faults=none --trace=x.json --verifier", &o);
+    assert_string_equal(o.faults, "none");
+    assert_string_equal(o.trace, "x.json");
+    expect_usage("--verifier=1", "--verifier takes no value");
+    expect_usage("--verifier --verifier", "--verifier given twice");
+    expect_usage("--faults", "--faults needs a value");
+    expect_usage("--faults=", "--faults needs a non-empty value");
+    expect_usage("--trace", "--trace needs a value");
+    expect_usage("--trace a --trace b", "--trace given twice");
+}
+
+static void test_driver_options(void **state)
+{
+    (void)state;
+    cli_run_options o;
+    expect_ok("--driver ./my.so --device sgdma --size 4K --addr-bits 32", &o);
+    assert_string_equal(o.driver, "./my.so");
+    assert_string_equal(o.device, "sgdma");
+    assert_string_equal(o.scenario, "sgdma");
+    assert_int_equal(o.nscenarios, 1);
+    expect_ok("--device=uart --driver=u.so --baud 9600", &o);
+    assert_string_equal(o.scenario, "uart");
+    expect_ok("--driver r.so --device ring --count 2", &o);
+    expect_usage("--driver x.so", "--driver needs --device MODEL");
+    expect_usage("--device sgdma", "--device needs --driver");
+    expect_usage("--driver x.so --device toy", "--device toy: wdfdma has a workload only for");
+    expect_usage("sgdma --driver x.so --device sgdma", "do not name a scenario ('sgdma')");
+    expect_usage("--driver x.so --device sgdma --profile sg", "--profile sets the sgdma sample");
+    expect_usage("--driver x.so --device sgdma --max-transfer 8K", "--max-transfer sets");
+    expect_usage("--driver x.so --device sgdma --max-sg 2", "--max-sg sets");
+    expect_usage("--driver x.so --device uart --queue-depth 2",
+                 "--queue-depth is not an option of scenario 'uart'");
+    expect_usage("--driver x.so --driver y.so --device sgdma", "--driver given twice");
+    expect_usage("--driver", "--driver needs a value");
+}
+
+/* `wdfdma inspect` takes run's options and names itself in messages. */
+static void test_inspect_command(void **state)
+{
+    (void)state;
+    cli_run_options o;
+    char err[CLI_ERR_LEN];
+    char *argv[] = {(char *)"sgdma", (char *)"--bogus"};
+    assert_int_equal(cli_parse_command("inspect", 2, argv, &o, err, sizeof(err)), CLI_USAGE);
+    assert_non_null(strstr(err, "unknown option '--bogus' for 'wdfdma inspect'"));
+    char *ok[] = {(char *)"uart", (char *)"--count", (char *)"2"};
+    assert_int_equal(cli_parse_command("inspect", 3, ok, &o, err, sizeof(err)), 0);
+    assert_string_equal(o.scenario, "uart");
+    char buf[4096];
+    FILE *f = fmemopen(buf, sizeof(buf), "w");
+    assert_non_null(f);
+    cli_print_inspect_usage(f);
+    fclose(f);
+    assert_non_null(strstr(buf, "!wdfdmaenabler"));
+    assert_non_null(strstr(buf, "--faults SPEC"));
 }
 
 static void test_missing_and_repeated(void **state)
@@ -413,6 +500,10 @@ int main(void)
         cmocka_unit_test(test_scenarios_and_profiles),
         cmocka_unit_test(test_usage_text),
         cmocka_unit_test(test_unknown_words),
+        cmocka_unit_test(test_several_scenarios),
+        cmocka_unit_test(test_machine_options),
+        cmocka_unit_test(test_driver_options),
+        cmocka_unit_test(test_inspect_command),
         cmocka_unit_test(test_missing_and_repeated),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_out_of_range),

@@ -61,10 +61,32 @@ expect_usage "--max-sg 5000: the sgdma driver takes" run sgdma --max-sg 5000
 expect_usage "with 4 requests in flight needs 2048 MiB of device memory" run sgdma --size 512M \
     --count 4 --queue-depth 4
 expect_usage "--json given twice" run sgdma --json --json
+expect_usage "scenario 'uart' given twice" run uart sgdma uart
+expect_usage "--faults: fault spec: unknown fault kind 'dma-eror'" run sgdma --faults dma-eror:p=0.1
+expect_usage "--faults: fault spec:" run sgdma --faults 'dma-error'
+expect_usage "--verifier takes no value" run sgdma --verifier=yes
+expect_usage "unknown option '--bogus' for 'wdfdma inspect'" inspect --bogus
+expect_usage "takes no arguments" list extra
 
 "$WDFDMA" --help >"$TMP/out" 2>&1 || fail "wdfdma --help exited $?"
 "$WDFDMA" run --help >"$TMP/out" 2>&1 || fail "wdfdma run --help exited $?"
 grep -qF -- "--queue-depth" "$TMP/out" || fail "wdfdma run --help does not list --queue-depth"
+for opt in --driver --device --verifier --faults --trace; do
+    grep -qF -- "$opt" "$TMP/out" || fail "wdfdma run --help does not list $opt"
+done
+for cmd in run inspect trace list soak selftest; do
+    "$WDFDMA" "$cmd" --help >"$TMP/out" 2>&1 || fail "wdfdma $cmd --help exited $?"
+    grep -q "^usage: wdfdma $cmd" "$TMP/out" || fail "wdfdma $cmd --help has no usage line"
+    "$WDFDMA" --help | grep -qF "wdfdma $cmd" || fail "wdfdma --help does not list $cmd"
+done
+if "$WDFDMA" list >"$TMP/out" 2>"$TMP/err"; then
+    for word in "Device models" sgdma sdmac uart "Sample drivers" "DMA profiles" sg64-duplex \
+        system-duplex "Scenarios" "Fault kinds" surprise-remove; do
+        grep -qF -- "$word" "$TMP/out" || fail "wdfdma list does not show '$word'"
+    done
+else
+    fail "wdfdma list exited $?"
+fi
 
 # ---- JSON runs ---------------------------------------------------------------------------
 cat >"$TMP/check.py" <<'EOF'
@@ -77,7 +99,8 @@ required = ["scenario", "requests", "bytes", "transactions", "transfers", "inter
             "dpcs", "bounced_bytes", "sg_elements_max", "errors", "data_mismatches",
             "verifier_findings", "wall_ns", "virtual_ns", "throughput_bytes_per_s",
             "device_utilization", "sg_elements_mean", "map_registers_peak",
-            "device_throughput_bytes_per_s", "seed", "engine", "profile", "trace_hash"]
+            "device_throughput_bytes_per_s", "seed", "engine", "profile", "trace_hash",
+            "driver", "verifier", "faults", "faults_fired", "failed_requests", "passed"]
 problems = []
 if not isinstance(data, list) or len(data) != expect.get("results", 1):
     problems.append("expected a list of %d results" % expect.get("results", 1))
@@ -104,7 +127,9 @@ for i, r in enumerate(data):
             problems.append("result %d: %s = %r, expected > 0" % (i, k, r[k]))
     if bus_master and not 0 < r["device_utilization"] <= 2.0:
         problems.append("result %d: device_utilization %r" % (i, r["device_utilization"]))
-    if r["transfers"] < r["transactions"]:
+    # A transaction a fault failed before its first transfer has none.
+    faulted = r["faults"] not in (None, "none")
+    if r["transfers"] < r["transactions"] and not faulted:
         problems.append("result %d: fewer transfers than transactions" % i)
     if r["sg_elements_max"] < 1 or r["sg_elements_mean"] < 1:
         problems.append("result %d: no SG elements" % i)
@@ -156,6 +181,13 @@ run_json '{"profile":"sg64","transfers_gt_transactions":1}' \
     sgdma --max-transfer 8K --max-sg 3 --size 64K --count 4
 run_json '{"profile":"sg","addr_bits":64}' sgdma --profile sg --addr-bits 64 --size 8K --count 4
 run_json '{"results":10}' --size 4K --count 4
+run_json '{"results":2}' ring sgdma --size 4K --count 2
+run_json '{"verifier":true,"faults":null}' sgdma --verifier --size 64K --count 4
+run_json '{"verifier":true,"faults_fired_min":1}' sgdma --verifier --faults 'dma-error:every=3' \
+    --size 16K --count 8
+run_json '{"faults":"none","faults_fired":0,"failed_requests":0}' uart --faults none --count 2
+run_json '{"faults_fired_min":1,"failed_requests_min":1}' sgdma --faults 'map-exhaust:every=2' \
+    --profile sg --size 16K --count 8
 
 # Same seed on the sim engine: the same machine-time figures and the same trace hash, from
 # two separate processes (so host addresses differ: the trace must never record them).

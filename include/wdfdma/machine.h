@@ -47,6 +47,10 @@ typedef struct wdfdma_machine_config {
     bool verifier;              /* DMA and KMDF verifier checks */
     size_t trace_ring;          /* trace ring entries, power of two (default 4096) */
     const char *trace_file;     /* optional: every trace record appended as text lines */
+    bool verifier_double_buffer;/* with `verifier`: every page of every mapping bounces through
+                                   map registers (Driver Verifier's "force double
+                                   buffering"), and a driver that touches a buffer while
+                                   the device owns it is a finding (docs/verifier.md) */
 } wdfdma_machine_config;
 
 void wdfdma_machine_config_init(wdfdma_machine_config *config);
@@ -78,6 +82,8 @@ bool wdfdma_machine_step(wdfdma_machine *m);             /* sim: one event; fals
 wdfdma_engine wdfdma_machine_engine(const wdfdma_machine *m);
 uint64_t wdfdma_machine_seed(const wdfdma_machine *m);
 bool wdfdma_machine_verifier(const wdfdma_machine *m);
+/* The verifier is on and forces double buffering (config.verifier_double_buffer). */
+bool wdfdma_machine_verifier_double_buffer(const wdfdma_machine *m);
 
 /* ---- statistics -------------------------------------------------------------------- */
 typedef struct wdfdma_machine_stats {
@@ -102,6 +108,7 @@ typedef struct wdfdma_bugcheck {
     uint64_t p[4];
     const char *message;         /* one line */
     const char *callback;        /* driver callback in progress, or "" */
+    const char *rule;            /* the verifier rule ID (wdfdma/verifier.h), or "" */
 } wdfdma_bugcheck;
 /* Called after the report is printed. A handler may longjmp out (tests trap bug checks
  * this way on the sim engine); if it returns, or none is set, the process aborts. */

@@ -123,15 +123,18 @@ NTSTATUS WdfCommonBufferCreateWithConfig(WDFDMAENABLER DmaEnabler, size_t Length
 
 PVOID WdfCommonBufferGetAlignedVirtualAddress(WDFCOMMONBUFFER CommonBuffer)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfCommonBufferGetAlignedVirtualAddress");   /* verifier: report only */
     return buffer_from(CommonBuffer, "WdfCommonBufferGetAlignedVirtualAddress")->aligned_va;
 }
 
 PHYSICAL_ADDRESS WdfCommonBufferGetAlignedLogicalAddress(WDFCOMMONBUFFER CommonBuffer)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfCommonBufferGetAlignedLogicalAddress");   /* verifier: report only */
     return buffer_from(CommonBuffer, "WdfCommonBufferGetAlignedLogicalAddress")->aligned_la;
 }
 
 size_t WdfCommonBufferGetLength(WDFCOMMONBUFFER CommonBuffer)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfCommonBufferGetLength");   /* verifier: report only */
     return buffer_from(CommonBuffer, "WdfCommonBufferGetLength")->length;
 }

@@ -129,11 +129,14 @@ typedef struct fx_dma_transaction {
     PSCATTER_GATHER_LIST sglist;             /* the live list of the current transfer */
     PVOID sglist_buffer;
     ULONG sglist_buffer_size;
+    PDMA_ADAPTER sg_adapter;                 /* where the awaited list was asked for */
+    bool sg_pending;                         /* a list is asked for and not yet granted */
     /* packet and system flavours */
     PVOID map_register_base;
     bool map_register_base_set;
     ULONG map_registers_needed, map_registers_reserved;
     bool cancelled;                          /* StopSystemTransfer */
+    bool channel_pending;                    /* the channel allocation waits in the HAL */
     bool device_acquired;                    /* v2 packet: the device's one slot */
     KSPIN_LOCK transfer_state_lock;
     const void *staging_thread;              /* who is inside stage_transfer */
@@ -165,6 +168,13 @@ NTSTATUS fx_dma_required_map_registers(PMDL mdl, size_t offset, ULONG length, UL
 void fx_dma_program(fx_dma_transaction *t, PSCATTER_GATHER_LIST sg);
 /* Packet/system: the transfer-complete callback through the deferral rule. */
 void fx_dma_call_transfer_complete(fx_dma_transaction *t, DMA_COMPLETION_STATUS status);
+
+/* Verifier hooks (verifier.c). A DmaCompleted* call: check the guard bands of the
+ * enabler's common buffers. The transaction ended (its resources released): map
+ * registers its work was granted must be free, except a reservation (`adapter` is the
+ * one it used). */
+void fx_verifier_dma_completed(fx_dma_transaction *t);
+void fx_verifier_transaction_end(fx_dma_transaction *t, PDMA_ADAPTER adapter);
 
 /* Host statistics (dma stats shown by `wdfdma run`). */
 typedef struct fx_dma_stats {

@@ -457,21 +457,20 @@ NTSTATUS WdfDmaEnablerConfigureSystemProfile(WDFDMAENABLER DmaEnabler,
     if (ConfigDirection != WdfDmaDirectionReadFromDevice &&
         ConfigDirection != WdfDmaDirectionWriteToDevice)
         return STATUS_INVALID_PARAMETER;
-    if (!fx_dma_enabler_is_system(e)) {
-        fx_verifier_break(ddi, "WDFDMAENABLER %p does not have a system profile",
-                          (void *)DmaEnabler);
-        return STATUS_INVALID_DEVICE_REQUEST;
-    }
+    /* No profile check, as in KMDF: a bus-master enabler's adapters exist from creation,
+     * so the "already configured" rule refuses it with STATUS_INVALID_PARAMETER. */
     return configure_system(e, ProfileConfig, ConfigDirection);
 }
 
 size_t WdfDmaEnablerGetMaximumLength(WDFDMAENABLER DmaEnabler)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaEnablerGetMaximumLength");   /* verifier: report only */
     return fx_dma_enabler_from_handle(DmaEnabler, "WdfDmaEnablerGetMaximumLength")->maximum_length;
 }
 
 size_t WdfDmaEnablerGetMaximumScatterGatherElements(WDFDMAENABLER DmaEnabler)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaEnablerGetMaximumScatterGatherElements");   /* verifier: report only */
     return fx_dma_enabler_from_handle(DmaEnabler, "WdfDmaEnablerGetMaximumScatterGatherElements")
         ->max_sg_elements;
 }
@@ -494,6 +493,7 @@ VOID WdfDmaEnablerSetMaximumScatterGatherElements(WDFDMAENABLER DmaEnabler,
 
 size_t WdfDmaEnablerGetFragmentLength(WDFDMAENABLER DmaEnabler, WDF_DMA_DIRECTION DmaDirection)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaEnablerGetFragmentLength");   /* verifier: report only */
     static const char ddi[] = "WdfDmaEnablerGetFragmentLength";
     fx_dma_enabler *e = fx_dma_enabler_from_handle(DmaEnabler, ddi);
     if (DmaDirection != WdfDmaDirectionReadFromDevice &&
@@ -507,6 +507,7 @@ size_t WdfDmaEnablerGetFragmentLength(WDFDMAENABLER DmaEnabler, WDF_DMA_DIRECTIO
 PDMA_ADAPTER WdfDmaEnablerWdmGetDmaAdapter(WDFDMAENABLER DmaEnabler,
                                            WDF_DMA_DIRECTION DmaDirection)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaEnablerWdmGetDmaAdapter");   /* verifier: report only */
     static const char ddi[] = "WdfDmaEnablerWdmGetDmaAdapter";
     fx_dma_enabler *e = fx_dma_enabler_from_handle(DmaEnabler, ddi);
     if (DmaDirection != WdfDmaDirectionReadFromDevice &&

@@ -36,6 +36,7 @@
  *    complete); the DDI pages say it does.
  */
 #include "fx/dma.h"
+#include "wdm/dma_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -72,9 +73,10 @@ _Noreturn void fx_dma_fatal(fx_dma_transaction *t, const char *what)
         n += (size_t)snprintf(hist + n, sizeof hist - n, "%s%s", i == count ? "" : ",",
                               fx_dma_state_name((fx_dma_state)s));
     }
-    fx_bugcheck(WDF_DMA_FATAL_ERROR, (ULONG_PTR)handle_of(t), (ULONG_PTR)t->state, 0,
-                "%s: WDFDMATRANSACTION %p is in state %s (history %s)", what,
-                (void *)handle_of(t), fx_dma_state_name(t->state), hist);
+    fx_bugcheck_object(&t->obj, hist, WDF_DMA_FATAL_ERROR, (ULONG_PTR)handle_of(t),
+                       (ULONG_PTR)t->state, 0, "%s: WDFDMATRANSACTION %p is in state %s "
+                       "(history %s)", what, (void *)handle_of(t), fx_dma_state_name(t->state),
+                       hist);
 }
 
 PVOID fx_dma_transfer_context(fx_dma_transaction *t)
@@ -154,8 +156,9 @@ static void request_complete_check(struct fx_request *req, void *ctx)
 {
     fx_dma_transaction *t = ctx;
     if (t->state == FX_DMA_TRANSFER)
-        fx_bugcheck(WDF_VERIFIER_FATAL_ERROR, (ULONG_PTR)fx_handle((fx_object *)req),
-                    (ULONG_PTR)handle_of(t), (ULONG_PTR)t->state,
+        fx_bugcheck_object(&t->obj, NULL, WDF_VERIFIER_FATAL_ERROR,
+                           (ULONG_PTR)fx_handle((fx_object *)req), (ULONG_PTR)handle_of(t),
+                           (ULONG_PTR)t->state,
                     "WDFREQUEST %p completed while its WDFDMATRANSACTION %p is in Transfer",
                     (void *)fx_handle((fx_object *)req), (void *)handle_of(t));
 }
@@ -438,15 +441,30 @@ static NTSTATUS transaction_execute(fx_dma_transaction *t, WDFCONTEXT context)
     fx_dma_set_state(t, FX_DMA_TRANSFER);
     t->acquired_context = context;
     fx_dma_stats_count_transaction();
+    /* Link the transaction to its request for trace viewers (`wdfdma run --trace` draws
+     * request -> transaction -> transfers -> completion): a = the request's object id.
+     * It comes just before "transaction" so a reader knows the request at that point. */
+    if (t->request != NULL) {
+        fx_object *req = fx_lookup((WDFOBJECT)t->request, FX_TYPE_REQUEST);
+        if (req != NULL)
+            mach_trace(mach_current(), WDFDMA_TR_FLOW, t->obj.id, "transaction-request",
+                       req->id, 0);
+    }
     mach_trace(mach_current(), WDFDMA_TR_FLOW, t->obj.id, "transaction", t->obj.id,
                t->transaction_length);
     /* EvtProgramDma may run inside start_transfer, complete the request and even delete
      * the transaction: hold a reference so `t` stays valid until we return. */
     fx_object_reference(&t->obj);
+    uint32_t owner = wdm_dma_set_owner(t->obj.id);   /* the verifier's grant tag */
     NTSTATUS status = t->ops->start_transfer(t);
+    wdm_dma_set_owner(owner);
     if (!NT_SUCCESS(status)) {
         fx_dma_set_state(t, FX_DMA_TRANSFER_FAILED);
         t->acquired_context = NULL;
+        /* The failed first transfer never ran: no current transfer (GetCurrentDma-
+         * TransferLength is 0 once the transaction has ended; KMDF leaves the staged
+         * length behind here — docs/kmdf-choices.md). */
+        t->cur_length = 0;
         release_request_reference(t);
     }
     fx_object_dereference(&t->obj);
@@ -463,11 +481,19 @@ static BOOLEAN transaction_completed(fx_dma_transaction *t, size_t length, NTSTA
     if (t->state != FX_DMA_TRANSFER)
         fx_dma_fatal(t, "WdfDmaTransactionDmaCompleted");
     fx_object_reference(&t->obj);
+    fx_verifier_dma_completed(t);
+    PDMA_ADAPTER adapter = t->adapter_info->adapter;   /* release_resources clears it */
+    uint32_t owner = wdm_dma_set_owner(t->obj.id);
     if (type != FX_DMA_FULL && length > t->cur_length) {
         fx_verifier_break("WdfDmaTransactionDmaCompletedWithLength",
                           "transferred length %zu exceeds the current transfer (%zu)",
                           length, t->cur_length);
         status = STATUS_INVALID_PARAMETER;
+        /* The transaction ends here: end the transfer's mapping before its resources go,
+         * as nothing the device did can be trusted — a 0-byte flush (nothing bounced back).
+         * KMDF releases without flushing, which Driver Verifier flags; we do not. */
+        t->cur_length = 0;
+        (void)t->ops->transfer_completed(t);
         goto end;
     }
     if (type == FX_DMA_FULL) {
@@ -491,12 +517,14 @@ static BOOLEAN transaction_completed(fx_dma_transaction *t, size_t length, NTSTA
     status = t->ops->stage_transfer(t);
     if (NT_SUCCESS(status))
         status = STATUS_MORE_PROCESSING_REQUIRED;
-end:;
+end:
+    wdm_dma_set_owner(owner);
     BOOLEAN finished = status != STATUS_MORE_PROCESSING_REQUIRED;
     if (finished) {
         fx_dma_set_state(t, NT_SUCCESS(status) ? FX_DMA_TRANSFER_COMPLETED
                                                : FX_DMA_TRANSFER_FAILED);
         t->ops->release_resources(t, false);
+        fx_verifier_transaction_end(t, adapter);
         release_request_reference(t);
         t->cur_length = 0;
         mach_trace(mach_current(), WDFDMA_TR_FLOW, t->obj.id, "transaction-done", t->obj.id,
@@ -513,10 +541,12 @@ void fx_dma_program(fx_dma_transaction *t, PSCATTER_GATHER_LIST sg)
     mach_trace(mach_current(), WDFDMA_TR_FLOW, t->obj.id, "transfer", t->obj.id,
                t->cur_length);
     fx_device *dev = t->enabler->device;
+    uint32_t owner = wdm_dma_set_owner(t->obj.id);   /* grants the driver asks for here */
     mach_callback_enter("EvtProgramDma", t->obj.id);
     (void)t->program_dma(handle_of(t), (WDFDEVICE)fx_handle(&dev->obj), t->acquired_context,
                          t->direction, sg);
     mach_callback_exit("EvtProgramDma", t->obj.id);
+    wdm_dma_set_owner(owner);
 }
 
 /* ---- DDIs ------------------------------------------------------------------------------ */
@@ -620,6 +650,7 @@ static BOOLEAN completed_ddi(WDFDMATRANSACTION h, size_t length, NTSTATUS *statu
 {
     fx_dma_transaction *t = transaction_from(h, ddi);
     fx_check_required(status, ddi, "Status");
+    (void)fx_check_irql(DISPATCH_LEVEL, ddi);   /* verifier: report only */
     mach_preempt_point();
     return transaction_completed(t, length, status, type);
 }
@@ -646,11 +677,13 @@ BOOLEAN WdfDmaTransactionDmaCompletedFinal(WDFDMATRANSACTION DmaTransaction,
 
 size_t WdfDmaTransactionGetBytesTransferred(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionGetBytesTransferred");   /* verifier: report only */
     return transaction_from(DmaTransaction, "WdfDmaTransactionGetBytesTransferred")->transferred;
 }
 
 VOID WdfDmaTransactionSetMaximumLength(WDFDMATRANSACTION DmaTransaction, size_t MaximumLength)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionSetMaximumLength");   /* verifier: report only */
     fx_dma_transaction *t = transaction_from(DmaTransaction, "WdfDmaTransactionSetMaximumLength");
     if (t->adapter_info == NULL) {
         /* KMDF dereferences the adapter set by Initialize; before it there is none. */
@@ -684,17 +717,20 @@ VOID WdfDmaTransactionSetSingleTransferRequirement(WDFDMATRANSACTION DmaTransact
 
 WDFREQUEST WdfDmaTransactionGetRequest(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionGetRequest");   /* verifier: report only */
     return transaction_from(DmaTransaction, "WdfDmaTransactionGetRequest")->request;
 }
 
 size_t WdfDmaTransactionGetCurrentDmaTransferLength(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionGetCurrentDmaTransferLength");   /* verifier: report only */
     return transaction_from(DmaTransaction, "WdfDmaTransactionGetCurrentDmaTransferLength")
         ->cur_length;
 }
 
 WDFDEVICE WdfDmaTransactionGetDevice(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionGetDevice");   /* verifier: report only */
     fx_dma_transaction *t = transaction_from(DmaTransaction, "WdfDmaTransactionGetDevice");
     return (WDFDEVICE)fx_handle(&t->enabler->device->obj);
 }
@@ -722,6 +758,7 @@ static ULONG pages_of_chain(fx_dma_transaction *t)
 VOID WdfDmaTransactionGetTransferInfo(WDFDMATRANSACTION DmaTransaction, ULONG *MapRegisterCount,
                                       ULONG *ScatterGatherElementCount)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionGetTransferInfo");   /* verifier: report only */
     fx_dma_transaction *t = transaction_from(DmaTransaction, "WdfDmaTransactionGetTransferInfo");
     if (t->state != FX_DMA_INITIALIZED)
         fx_dma_fatal(t, "WdfDmaTransactionGetTransferInfo");
@@ -746,6 +783,7 @@ VOID WdfDmaTransactionGetTransferInfo(WDFDMATRANSACTION DmaTransaction, ULONG *M
 VOID WdfDmaTransactionSetImmediateExecution(WDFDMATRANSACTION DmaTransaction,
                                             BOOLEAN UseImmediateExecution)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionSetImmediateExecution");   /* verifier: report only */
     static const char ddi[] = "WdfDmaTransactionSetImmediateExecution";
     fx_dma_transaction *t = transaction_from(DmaTransaction, ddi);
     if (!fx_dma_enabler_v3(t->enabler)) {
@@ -764,6 +802,7 @@ VOID WdfDmaTransactionSetImmediateExecution(WDFDMATRANSACTION DmaTransaction,
 
 PVOID WdfDmaTransactionWdmGetTransferContext(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionWdmGetTransferContext");   /* verifier: report only */
     static const char ddi[] = "WdfDmaTransactionWdmGetTransferContext";
     fx_dma_transaction *t = transaction_from(DmaTransaction, ddi);
     if (!fx_dma_enabler_v3(t->enabler)) {
@@ -781,6 +820,7 @@ PVOID WdfDmaTransactionWdmGetTransferContext(WDFDMATRANSACTION DmaTransaction)
 
 BOOLEAN WdfDmaTransactionCancel(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionCancel");   /* verifier: report only */
     fx_dma_transaction *t = transaction_from(DmaTransaction, "WdfDmaTransactionCancel");
     if (!fx_dma_enabler_v3(t->enabler)) {
         fx_verifier_break("WdfDmaTransactionCancel",
@@ -797,6 +837,8 @@ BOOLEAN WdfDmaTransactionCancel(WDFDMATRANSACTION DmaTransaction)
     BOOLEAN cancelled = a->DmaOperations->CancelAdapterChannel(a, dev->wdm, t->transfer_context);
     if (cancelled) {
         /* The allocation was still queued: EvtProgramDma/EvtReserveDma never run. */
+        t->channel_pending = false;
+        t->sg_pending = false;
         if (t->device_acquired) {
             InterlockedExchange(&dev->packet_dma_busy, 0);
             t->device_acquired = false;
@@ -812,6 +854,7 @@ BOOLEAN WdfDmaTransactionCancel(WDFDMATRANSACTION DmaTransaction)
 static fx_dma_transaction *system_transaction(WDFDMATRANSACTION h, const char *ddi)
 {
     fx_dma_transaction *t = transaction_from(h, ddi);
+    (void)fx_check_irql(DISPATCH_LEVEL, ddi);   /* verifier: report only */
     if (!fx_dma_enabler_is_system(t->enabler)) {
         fx_verifier_break(ddi, "WDFDMATRANSACTION %p does not have a system profile",
                           (void *)h);

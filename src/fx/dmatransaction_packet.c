@@ -31,6 +31,7 @@
  * next transfer is never staged nested inside the transfer-complete callback.
  */
 #include "fx/dma.h"
+#include "wdm/dma_internal.h"
 
 #include <string.h>
 
@@ -245,6 +246,7 @@ static IO_ALLOCATION_ACTION adapter_control(PDEVICE_OBJECT device, PIRP irp,
     UNREFERENCED_PARAMETER(device);
     UNREFERENCED_PARAMETER(irp);
     fx_dma_transaction *t = ctx;
+    t->channel_pending = false;
     IO_ALLOCATION_ACTION action = is_system(t) ? KeepObject : DeallocateObjectKeepRegisters;
     if (!t->map_register_base_set) {
         t->map_register_base = map_register_base;
@@ -271,6 +273,7 @@ static NTSTATUS allocate_channel(fx_dma_transaction *t, bool reserved)
     NTSTATUS status = STATUS_SUCCESS;
     KIRQL irql;
     KeRaiseIrql(DISPATCH_LEVEL, &irql);
+    t->channel_pending = !reserved;   /* the grant may run inside the call */
     if (reserved)
         (void)adapter_control(fdo, NULL, t->map_register_base, t);
     else if (fx_dma_enabler_v3(t->enabler))
@@ -281,6 +284,8 @@ static NTSTATUS allocate_channel(fx_dma_transaction *t, bool reserved)
         status = a->DmaOperations->AllocateAdapterChannel(a, fdo, t->map_registers_needed,
                                                           adapter_control, t);
     KeLowerIrql(irql);
+    if (!NT_SUCCESS(status))
+        t->channel_pending = false;
     return status;
 }
 
@@ -336,6 +341,13 @@ static NTSTATUS packet_initialize_resources(fx_dma_transaction *t)
 
 static void packet_release_resources(fx_dma_transaction *t, bool force)
 {
+    /* The transaction ends (or goes) while its allocation still waits in the HAL: withdraw
+     * it, so the grant never calls back into it. */
+    if (t->channel_pending && t->adapter_info != NULL) {
+        t->channel_pending = false;
+        if (wdm_dma_withdraw_request(t->adapter_info->adapter, t))
+            release_device(t);
+    }
     if (!t->map_register_base_set)
         return;
     if (t->map_registers_reserved > 0 && !force)
@@ -490,6 +502,7 @@ NTSTATUS WdfDmaTransactionAllocateResources(WDFDMATRANSACTION DmaTransaction,
 
 VOID WdfDmaTransactionFreeResources(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionFreeResources");   /* verifier: report only */
     static const char ddi[] = "WdfDmaTransactionFreeResources";
     fx_dma_transaction *t = packet_from(DmaTransaction, ddi);
     if (!reservable(t, ddi))
@@ -513,6 +526,7 @@ VOID WdfDmaTransactionFreeResources(WDFDMATRANSACTION DmaTransaction)
 
 VOID WdfDmaTransactionStopSystemTransfer(WDFDMATRANSACTION DmaTransaction)
 {
+    (void)fx_check_irql(DISPATCH_LEVEL, "WdfDmaTransactionStopSystemTransfer");   /* verifier: report only */
     static const char ddi[] = "WdfDmaTransactionStopSystemTransfer";
     fx_dma_transaction *t = packet_from(DmaTransaction, ddi);
     if (!fx_dma_enabler_is_system(t->enabler)) {

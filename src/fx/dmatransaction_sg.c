@@ -10,15 +10,37 @@
  * transactions of one enabler may run at once.
  */
 #include "fx/dma.h"
+#include "wdm/dma_internal.h"
 
-/* DRIVER_LIST_CONTROL: the HAL's list for the current transfer is ready. */
+/* DRIVER_LIST_CONTROL: the HAL's list for the current transfer is ready. A list that
+ * arrives when no transfer waits for it (the driver ended the transaction meanwhile — a
+ * driver bug KMDF does not catch) is given back at once instead of reaching the driver. */
 static VOID sg_list_ready(PDEVICE_OBJECT device, PIRP irp, PSCATTER_GATHER_LIST sg, PVOID ctx)
 {
     UNREFERENCED_PARAMETER(device);
     UNREFERENCED_PARAMETER(irp);
     fx_dma_transaction *t = ctx;
+    if (!t->sg_pending || t->state != FX_DMA_TRANSFER) {
+        fx_verifier_break("WdfDmaTransactionDmaCompleted",
+                          "WDFDMATRANSACTION %p ended before its transfer's SG list was "
+                          "granted; the list is put back", (void *)fx_handle(&t->obj));
+        t->sg_adapter->DmaOperations->PutScatterGatherList(
+            t->sg_adapter, sg, t->direction == WdfDmaDirectionWriteToDevice);
+        return;
+    }
+    t->sg_pending = false;
     t->sglist = sg;
     fx_dma_program(t, sg);
+}
+
+/* A list still awaited when the transaction ends or goes away is withdrawn, so the HAL never
+ * calls back into a transaction that no longer wants it (or no longer exists). */
+static void sg_withdraw(fx_dma_transaction *t)
+{
+    if (!t->sg_pending)
+        return;
+    t->sg_pending = false;
+    (void)wdm_dma_withdraw_request(t->sg_adapter, t);
 }
 
 static void sg_put_list(fx_dma_transaction *t)
@@ -67,6 +89,8 @@ static NTSTATUS sg_request_list(fx_dma_transaction *t)
     NTSTATUS status;
     KIRQL irql;
 
+    t->sg_adapter = a;
+    t->sg_pending = true;          /* the list routine may run inside the call */
     KeRaiseIrql(DISPATCH_LEVEL, &irql);
     if (fx_dma_enabler_v3(t->enabler)) {
         if (t->enabler->sglist_preallocated)
@@ -89,6 +113,8 @@ static NTSTATUS sg_request_list(fx_dma_transaction *t)
                                                write);
     }
     KeLowerIrql(irql);
+    if (!NT_SUCCESS(status))
+        t->sg_pending = false;     /* refused: nothing will call back */
     return status;
 }
 
@@ -130,6 +156,7 @@ static NTSTATUS sg_transfer_completed(fx_dma_transaction *t)
 static void sg_release_resources(fx_dma_transaction *t, bool force)
 {
     UNREFERENCED_PARAMETER(force);
+    sg_withdraw(t);
     sg_put_list(t);
     t->adapter_info = NULL;
 }

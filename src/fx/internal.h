@@ -153,6 +153,28 @@ _Noreturn void fx_bugcheck(ULONG p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4, c
                            ...) __attribute__((format(printf, 5, 6)));
 bool fx_verifier_on(void);
 
+/* Verifier rule IDs the framework raises (the table: verifier_rules.c). */
+#define FX_RULE_IRQL "WDF-IRQL"
+#define FX_RULE_VERIFIER_BREAK "WDF-VERIFIER-BREAK"
+#define FX_RULE_NULL_PARAMETER "WDF-NULL-PARAMETER"
+#define FX_RULE_INVALID_HANDLE "WDF-INVALID-HANDLE"
+#define FX_RULE_DMA_STATE "WDF-DMA-STATE"
+#define FX_RULE_REQUEST_IN_TRANSFER "WDF-REQUEST-COMPLETED-IN-TRANSFER"
+#define FX_RULE_WDF_VIOLATION "WDF-VIOLATION"
+#define FX_RULE_LEAK_AT_REMOVAL "WDF-LEAK-AT-REMOVAL"
+/* Bug check 0x10D about object `o` (its trace id and `history`, its recent states, go
+ * into the finding): fx_bugcheck with the object named. */
+_Noreturn void fx_bugcheck_object(const fx_object *o, const char *history, ULONG p1,
+                                  ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4, const char *fmt,
+                                  ...) __attribute__((format(printf, 7, 8)));
+/* Verifier: after device `dev` was removed, one WDF-LEAK-AT-REMOVAL finding per request,
+ * DMA transaction, common buffer and DMA enabler of it still alive. */
+struct fx_device;
+void fx_verifier_check_removal(struct fx_device *dev);
+/* Calls fn(o, ctx) for every object alive on `m` (under the handle table's lock: fn must
+ * not create, delete or resolve objects). */
+void fx_object_for_each_live(wdfdma_machine *m, void (*fn)(fx_object *o, void *ctx), void *ctx);
+
 /* Driver callbacks go through these so the trace, the bug-check report and the
  * device's callback log know what runs. */
 #define FX_CALLBACK_BEGIN(name, obj) mach_callback_enter((name), (obj)->id)

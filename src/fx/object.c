@@ -505,6 +505,17 @@ uint64_t fx_object_report_leaks(wdfdma_machine *m)
     return walk_live(m, FX_TYPE_NONE, true);
 }
 
+void fx_object_for_each_live(wdfdma_machine *m, void (*fn)(fx_object *o, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&table_lock);
+    for (uint32_t i = 0; i < slots_used; i++) {
+        fx_object *o = atomic_load_explicit(&slot_at(i)->obj, memory_order_acquire);
+        if (o != NULL && o->machine == m)
+            fn(o, ctx);
+    }
+    pthread_mutex_unlock(&table_lock);
+}
+
 /* ---- WdfObjectCreate: the plain object ----------------------------------------------- */
 static const fx_object_ops plain_ops = {
     .type = FX_TYPE_OBJECT,

@@ -172,6 +172,10 @@ fx_request *fx_request_get(fx_device *dev, PIRP irp)
     r->check = NULL;
     r->queue = NULL;
     irp->Tail.Overlay.DriverContext[0] = r;
+    /* A request object is recycled across IRPs: this record marks where one request's
+     * life starts, so a trace viewer can draw request -> transaction -> completion
+     * (`wdfdma run --trace`). a = the request's object id. */
+    mach_trace(dev->obj.machine, WDFDMA_TR_FLOW, r->obj.id, "request", r->obj.id, 0);
     return r;
 }
 

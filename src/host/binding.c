@@ -39,8 +39,10 @@ static void remove_remaining(fx_devnode *node)
     fx_device *dev = node->device;
     if (dev == NULL)
         return;
-    if (dev->pnp_state != FX_PNP_REMOVED)
+    if (dev->pnp_state != FX_PNP_REMOVED) {
         (void)fx_pnp_event_run(dev, FX_PNP_EV_REMOVE);
+        fx_verifier_check_removal(dev);
+    }
     node->device = NULL;
     fx_object_dereference(&dev->obj);
 }
@@ -63,6 +65,7 @@ static void state_destroy(void *p)
 {
     fx_machine_state *st = p;
     wdfdma_machine *m = st->machine;
+    mach_fault_set_action_handler(m, NULL, NULL); /* fault actions now reach nobody */
     for (fx_devnode *n = st->nodes; n != NULL; n = n->next)
         remove_remaining(n);
     for (struct wdfdma_driver *d = st->drivers; d != NULL; d = d->next)
@@ -90,6 +93,32 @@ static void state_destroy(void *p)
     free(st);
 }
 
+static bool present(const fx_devnode *node);
+static int after_failure(fx_devnode *node, NTSTATUS status, const char *what);
+
+/* The fault plan's device-level actions (src/machine/faults.c), on a PASSIVE_LEVEL work
+ * item: "surprise-remove" has already pulled the hardware, PnP now learns of it (the
+ * host's wdfdma_device_remove, or machine teardown, sends the remove that follows);
+ * "power-down" is a D3 request in the middle of whatever the device was doing, followed
+ * by D0, as a system sleep and resume. A failing power transition fails the device as
+ * a host request would. */
+static void fault_action(void *ctx, wdfdma_dev *hw, mach_fault_action action)
+{
+    (void)ctx;
+    fx_devnode *node = mach_device_binding(hw);
+    if (!present(node))
+        return;
+    if (action == MACH_FAULT_ACT_SURPRISE_REMOVE) {
+        (void)fx_pnp_event_run(node->device, FX_PNP_EV_SURPRISE);
+        return;
+    }
+    NTSTATUS status = fx_pnp_event_run(node->device, FX_PNP_EV_SET_D3);
+    if (NT_SUCCESS(status) && present(node))
+        status = fx_pnp_event_run(node->device, FX_PNP_EV_SET_D0);
+    if (!NT_SUCCESS(status) && status != STATUS_INVALID_DEVICE_STATE && present(node))
+        (void)after_failure(node, status, "power-down fault");
+}
+
 fx_machine_state *fx_state(wdfdma_machine *m)
 {
     static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -107,6 +136,7 @@ fx_machine_state *fx_state(wdfdma_machine *m)
         }
         st->machine = m;
         mach_set_slot(m, MACH_SLOT_FX, st, state_destroy);
+        mach_fault_set_action_handler(m, fault_action, st);
     }
     pthread_mutex_unlock(&create_lock);
     return st;
@@ -407,7 +437,12 @@ int wdfdma_device_set_power(wdfdma_dev *dev, wdfdma_power state)
 
 int wdfdma_device_remove(wdfdma_dev *dev)
 {
-    return pnp_request(dev, FX_PNP_EV_REMOVE, "remove", NULL);
+    fx_devnode *node = NULL;
+    int rc = pnp_request(dev, FX_PNP_EV_REMOVE, "remove", &node);
+    /* The node still references the removed device, so its objects can be matched. */
+    if (rc == 0 && node != NULL && node->device != NULL)
+        fx_verifier_check_removal(node->device);
+    return rc;
 }
 
 int wdfdma_device_surprise_remove(wdfdma_dev *dev)

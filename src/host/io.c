@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 
 #include "fx/device.h"
@@ -42,6 +43,9 @@ struct wdfdma_file {
     PDEVICE_OBJECT devobj;
     FILE_OBJECT fo;
     atomic_size_t outstanding;
+    /* Completions between their `outstanding` decrement and their last touch of the file
+     * (the done callback may wake a host thread that closes the file at once). */
+    atomic_size_t completing;
     pthread_mutex_t lock;         /* host lock: the op free list */
     wdfdma_io *free_ops;
 };
@@ -82,20 +86,26 @@ static void op_completed(PIRP irp, void *ctx)
     wdfdma_file *f = op->file;
     op->status = irp->IoStatus.Status;
     op->information = irp->IoStatus.Information;
+    wdfdma_machine *m = f->m;
+    atomic_fetch_add(&f->completing, 1);
     atomic_fetch_sub(&f->outstanding, 1);
     if (op->done != NULL) {
         op->done(op->ctx, op->status, op->information);
         IoFreeIrp(irp);
         op_put(op);
+        atomic_fetch_sub(&f->completing, 1);
         return;
     }
     int expected = OP_PENDING;
     if (!atomic_compare_exchange_strong(&op->state, &expected, OP_DONE)) {
         IoFreeIrp(irp);            /* the waiter gave up: nobody else will free it */
         op_put(op);
+        atomic_fetch_sub(&f->completing, 1);
         return;
     }
-    mach_signal(f->m);
+    /* From here the waiter may free the op and close the file. */
+    atomic_fetch_sub(&f->completing, 1);
+    mach_signal(m);
 }
 
 static bool op_is_done(void *ctx)
@@ -233,6 +243,9 @@ int wdfdma_close(wdfdma_file *f)
     if (n != 0)
         return mach_error(EBUSY, "%zu requests are still outstanding on this file: cancel "
                           "them or wait for their completion first", n);
+    /* A completion that already counted itself out may still be returning its op. */
+    while (atomic_load(&f->completing) != 0)
+        sched_yield();
     int32_t status;
     rc = simple_irp(f, IRP_MJ_CLEANUP, &status);
     if (rc == 0)

@@ -15,6 +15,8 @@
  * faults page by page. A fault is WDFDMA_DMA_FAULT + trace + stats + a report.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -174,7 +176,7 @@ uint64_t mach_mmio_read(const volatile void *va, unsigned width)
     if (!mmio_resolve(m, va, width, false, &dev, &region, &off, &pa))
         return width_mask(width);
     uint64_t v = width_mask(width);
-    if (dev->model->mmio_read) {
+    if (dev->model->mmio_read && !atomic_load(&dev->absent)) {   /* absent: all ones */
         mach_device_enter(dev);
         v = dev->model->mmio_read(dev, region, off, width) & width_mask(width);
         mach_device_leave(dev);
@@ -200,7 +202,7 @@ void mach_mmio_write(volatile void *va, unsigned width, uint64_t value)
     value &= width_mask(width);
     MACH_STAT_ADD(m, mmio_writes, 1);
     mach_trace(m, WDFDMA_TR_MMIO_WRITE, dev->id, NULL, pa, value);
-    if (dev->model->mmio_write) {
+    if (dev->model->mmio_write && !atomic_load(&dev->absent)) {   /* absent: dropped */
         mach_device_enter(dev);
         dev->model->mmio_write(dev, region, off, width, value);
         mach_device_leave(dev);
@@ -279,12 +281,39 @@ void wdfdma_machine_set_dma_check(wdfdma_machine *m, wdfdma_dma_check fn, void *
     m->dma_check_ctx = ctx;
 }
 
+/* The access check's explanation of the refusal it is returning (mach_dma_refusal):
+ * per thread, because checks run on whichever thread runs the device. */
+static _Thread_local struct {
+    const char *rule;
+    uint32_t obj;
+    char text[384];
+} refusal;
+
+void mach_dma_refusal(const char *rule, uint32_t obj, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(refusal.text, sizeof(refusal.text), fmt, ap);
+    va_end(ap);
+    refusal.rule = rule;
+    refusal.obj = obj;
+}
+
 static int dma_fault(wdfdma_dev *dev, uint64_t logical, size_t len, bool write, const char *why)
 {
     wdfdma_machine *m = dev->m;
     MACH_STAT_ADD(m, dma_faults, 1);
     mach_trace(m, WDFDMA_TR_DMA_FAULT, dev->id, why, logical,
                (uint64_t)len | ((uint64_t)write << 63));
+    if (refusal.rule != NULL) {
+        /* The verifier's check explained it: a finding of its rule. */
+        const char *rule = refusal.rule;
+        refusal.rule = NULL;
+        mach_finding(m, rule, refusal.obj ? refusal.obj : dev->id, NULL, "device '%s' DMA %s of %zu bytes at logical "
+                     "%#llx: %s", dev->name, write ? "write" : "read", len,
+                     (unsigned long long)logical, refusal.text);
+        return WDFDMA_DMA_FAULT;
+    }
     mach_report(m, "dma-fault", "device '%s' DMA %s of %zu bytes at logical %#llx: %s",
                 dev->name, write ? "write" : "read", len, (unsigned long long)logical, why);
     return WDFDMA_DMA_FAULT;
@@ -301,8 +330,18 @@ static int copy_physical(wdfdma_machine *m, uint64_t pa, void *buf, size_t len, 
 static int dma(wdfdma_dev *dev, uint64_t logical, void *buf, size_t len, bool write)
 {
     wdfdma_machine *m = dev->m;
-    if (m->dma_check && !m->dma_check(m->dma_check_ctx, dev, logical, len, write))
-        return dma_fault(dev, logical, len, write, "refused by the access check");
+    /* Pulled out (surprise removal): nothing reaches memory. Not a finding: the model
+     * just has not noticed yet. */
+    if (atomic_load(&dev->absent)) {
+        mach_trace(m, WDFDMA_TR_DMA_FAULT, dev->id, "absent", logical,
+                   (uint64_t)len | ((uint64_t)write << 63));
+        return WDFDMA_DMA_FAULT;
+    }
+    if (m->dma_check) {
+        refusal.rule = NULL;
+        if (!m->dma_check(m->dma_check_ctx, dev, logical, len, write))
+            return dma_fault(dev, logical, len, write, "refused by the access check");
+    }
     if (!dev->translate) {
         if (copy_physical(m, logical, buf, len, write))
             return dma_fault(dev, logical, len, write, "no memory at that address");

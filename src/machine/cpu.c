@@ -18,7 +18,7 @@
 
 #include "machine/machine_priv.h"
 
-_Thread_local mach_tls mach_ctx;
+_Thread_local mach_tls mach_ctx MACH_TLS_FAST;
 static _Atomic uintptr_t next_thread_tag = 1;
 
 wdfdma_machine *mach_current(void)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "machine/machine_priv.h"
+#include "wdfdma/faults.h"
 
 #define MAX_MODELS 64
 #define NAME_MAX_LEN 63
@@ -184,6 +185,8 @@ int wdfdma_machine_add_device(wdfdma_machine *m, const char *model, const char *
 
 void mach_devices_destroy(wdfdma_machine *m)
 {
+    /* Fault actions still queued name devices: they go first (the engine has stopped). */
+    mach_faults_destroy(m);
     unsigned n = atomic_load(&m->ndevs);
     for (unsigned i = n; i-- > 0;) {
         wdfdma_dev *dev = m->devs[i];
@@ -574,11 +577,51 @@ uint64_t wdfdma_dev_random(wdfdma_dev *dev)
     return dev ? mach_random(dev->m) : 0;
 }
 
+/* The machine's fault plan first (the ask is also the decision point of the plan's
+ * device-level actions: surprise-remove, power-down, cancel), then a host's own hook;
+ * either may fire. Both are asked every time so the plan's counters do not depend on
+ * whether a hook is set. */
 bool wdfdma_dev_fault(wdfdma_dev *dev, const char *kind)
 {
-    if (!dev || !kind || !dev->m->fault_hook)
+    if (!dev || !kind)
         return false;
-    return dev->m->fault_hook(dev->m->fault_ctx, dev, kind);
+    bool fired = mach_faults_device_ask(dev, kind);
+    if (dev->m->fault_hook && dev->m->fault_hook(dev->m->fault_ctx, dev, kind))
+        fired = true;
+    return fired;
+}
+
+/* Pulling the hardware: mark it absent first, so an interrupt the model raises from now
+ * on is dropped (irqctl.c), then release the lines it drives; the bus reads all ones and
+ * drops writes and DMA (bus.c). */
+void mach_device_set_present(wdfdma_dev *dev, bool present)
+{
+    if (!dev)
+        return;
+    bool was_absent = atomic_exchange(&dev->absent, !present);
+    if (was_absent == !present)
+        return;
+    if (!present) {
+        for (unsigned i = 0; i < dev->nirqs; i++)
+            if (!(dev->irq[i].flags & WDFDMA_IRQ_MSI))
+                wdfdma_dev_irq_deassert(dev, i);
+    }
+    mach_trace(dev->m, WDFDMA_TR_DEVICE, dev->id, present ? "present" : "absent", 0, 0);
+}
+
+bool mach_device_present(const wdfdma_dev *dev)
+{
+    return dev && !atomic_load(&dev->absent);
+}
+
+void wdfdma_dev_set_present(wdfdma_dev *dev, bool present)
+{
+    mach_device_set_present(dev, present);
+}
+
+bool wdfdma_dev_present(const wdfdma_dev *dev)
+{
+    return mach_device_present(dev);
 }
 
 void wdfdma_machine_set_fault_hook(wdfdma_machine *m, wdfdma_fault_hook hook, void *ctx)

@@ -168,6 +168,27 @@ void mach_device_leave(wdfdma_dev *dev);
 void *mach_device_binding(const wdfdma_dev *dev);
 void mach_device_set_binding(wdfdma_dev *dev, void *binding);
 
+/* ---- fault plans (src/machine/faults.c; host side: include/wdfdma/faults.h) ---------- */
+/* Ask the machine's fault plan whether fault `kind` ("map-exhaust", "pool-fail",
+ * "cb-fail", ...) fires now, for `dev` (NULL at machine-wide points such as a pool
+ * allocation). Counts the ask and, when it fires, the fault, with a trace record. False
+ * when no plan is set. Callable at any IRQL and in hardware context; it never calls out of
+ * the machine (actions that need the framework go through the handler below). */
+bool mach_fault_fire(wdfdma_machine *m, const char *kind, wdfdma_dev *dev);
+/* Hardware presence (wdfdma_dev_set_present): an absent device reads all ones, drops
+ * writes, faults its DMA and raises no interrupts. */
+void mach_device_set_present(wdfdma_dev *dev, bool present);
+bool mach_device_present(const wdfdma_dev *dev);
+/* Faults the machine cannot carry out itself: the PnP layer (src/host/binding.c) registers
+ * a handler; the machine calls it later on a PASSIVE_LEVEL work item, never from inside
+ * the device model or the HAL path that fired the fault. NULL unregisters (teardown). */
+typedef enum mach_fault_action {
+    MACH_FAULT_ACT_SURPRISE_REMOVE = 1,   /* the hardware is already absent: tell PnP */
+    MACH_FAULT_ACT_POWER_DOWN = 2,        /* request D3, then D0 again */
+} mach_fault_action;
+typedef void (*mach_fault_action_fn)(void *ctx, wdfdma_dev *dev, mach_fault_action action);
+void mach_fault_set_action_handler(wdfdma_machine *m, mach_fault_action_fn fn, void *ctx);
+
 /* ---- trace, bug checks, reports ---------------------------------------------------- */
 void mach_trace(wdfdma_machine *m, uint16_t type, uint32_t obj, const char *name, uint64_t a,
                 uint64_t b);
@@ -185,6 +206,24 @@ _Noreturn void mach_bugcheck(uint32_t code, uint64_t p1, uint64_t p2, uint64_t p
 void mach_report(wdfdma_machine *m, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 uint64_t mach_findings(wdfdma_machine *m);
+/* A verifier finding of rule `rule` (an ID of the rule table, wdfdma/verifier.h) about
+ * trace object `obj`: recorded for wdfdma_verifier_finding_get with a report (the
+ * message, `history` — the object's recent states, or NULL — and the last trace events),
+ * printed unless quiet, counted like mach_report. */
+void mach_finding(wdfdma_machine *m, const char *rule, uint32_t obj, const char *history,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A finding whose rule is a bug check: records it, then mach_bugcheck (the bug check's
+ * `rule` names it). */
+_Noreturn void mach_bugcheck_rule(const char *rule, uint32_t obj, const char *history,
+                                  uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3,
+                                  uint64_t p4, const char *fmt, ...)
+    __attribute__((format(printf, 9, 10)));
+/* Inside a wdfdma_dma_check that refuses an access: the rule and text of the DMA-fault
+ * finding the bus then records (instead of its generic report). Per thread. */
+void mach_dma_refusal(const char *rule, uint32_t obj, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Free the findings at machine destroy (machine.c). */
+void mach_findings_free(wdfdma_machine *m);
 /* Set the thread-local last error message for the host API; returns -err. */
 int mach_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

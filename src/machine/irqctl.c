@@ -155,7 +155,7 @@ static mach_dev_irq *dev_irq(wdfdma_dev *dev, unsigned irq, const char *what)
 void wdfdma_dev_irq_assert(wdfdma_dev *dev, unsigned irq)
 {
     mach_dev_irq *di = dev_irq(dev, irq, "assert");
-    if (!di)
+    if (!di || atomic_load(&dev->absent))   /* pulled out: it signals nothing */
         return;
     wdfdma_machine *m = dev->m;
     if (di->flags & WDFDMA_IRQ_MSI) {
@@ -199,7 +199,7 @@ void wdfdma_dev_irq_deassert(wdfdma_dev *dev, unsigned irq)
 void wdfdma_dev_msi_send(wdfdma_dev *dev, unsigned irq, unsigned message)
 {
     mach_dev_irq *di = dev_irq(dev, irq, "MSI send");
-    if (!di)
+    if (!di || atomic_load(&dev->absent))   /* pulled out: it signals nothing */
         return;
     wdfdma_machine *m = dev->m;
     if (!(di->flags & WDFDMA_IRQ_MSI) || message >= di->count) {

@@ -240,6 +240,7 @@ void wdfdma_machine_destroy(wdfdma_machine *m)
     mach_irqctl_destroy(m);
     mach_physmem_destroy(m);
     mach_evq_fini(&m->evq);
+    mach_findings_free(m);
     mach_trace_close(m);
     destroy_locks(m);
     if (mach_ctx.m == m)

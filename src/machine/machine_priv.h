@@ -63,7 +63,11 @@ typedef struct mach_tls {
     const char *cb_name[MACH_CALLBACK_DEPTH];
     mach_mmio_cache mmio;
 } mach_tls;
-extern _Thread_local mach_tls mach_ctx;
+/* initial-exec: libwdfdma is linked by its hosts, never dlopen'ed, so its TLS is in the
+ * static block and mach_ctx is one %fs-relative load instead of a __tls_get_addr call
+ * (every DDI, trace record and spin lock reads it). */
+#define MACH_TLS_FAST __attribute__((tls_model("initial-exec")))
+extern _Thread_local mach_tls mach_ctx MACH_TLS_FAST;
 
 /* Set processor/IRQL without any delivery (engines use it around ISRs, DPCs, events). */
 static inline void mach_ctx_set(uint8_t cpu, uint8_t irql)
@@ -138,6 +142,7 @@ typedef struct mach_cpu {
     pthread_cond_t cond;
     pthread_t thread;
     bool sleeping;
+    _Atomic uint64_t posts;            /* threads: bumped per interrupt/DPC posted (spinners watch it) */
     uint64_t irq_pending[MACH_VECTORS / 64];
     unsigned index;
     wdfdma_machine *m;
@@ -171,10 +176,16 @@ struct wdfdma_dev {
     void *translate_ctx;
     void *binding;
     uint64_t busy_ns;            /* modelled time the device spent working */
+    _Atomic bool absent;         /* pulled out (wdfdma_dev_set_present / surprise-remove) */
     pthread_mutex_t lock;
     char error[256];
 };
 void mach_devices_destroy(wdfdma_machine *m);
+/* Fault plans (faults.c): a device model's question (wdfdma_dev_fault), which is also the
+ * decision point of the device-level actions (surprise-remove, power-down, cancel); and the
+ * teardown, after the engine has stopped. */
+bool mach_faults_device_ask(wdfdma_dev *dev, const char *kind);
+void mach_faults_destroy(wdfdma_machine *m);
 
 /* ---- interrupt controller ----------------------------------------------------------- */
 struct mach_irq_conn {
@@ -270,6 +281,7 @@ struct wdfdma_machine {
     pthread_cond_t evq_cond;
     pthread_t dev_thread;
     bool dev_thread_sleeping;
+    _Atomic uint64_t evq_posts;        /* threads: bumped per event scheduled (the spinning device thread watches it) */
     uint64_t dev_thread_wake_at;       /* time the device thread sleeps until (UINT64_MAX) */
     unsigned in_hw;                    /* sim: depth of hardware/device-model code */
     mach_cpu cpu[MACH_MAX_CPUS];
@@ -298,6 +310,7 @@ struct wdfdma_machine {
     void *dma_check_ctx;
     wdfdma_fault_hook fault_hook;
     void *fault_ctx;
+    struct mach_faults *faults;        /* fault plan state (faults.c), NULL until used */
 
     /* interrupt controller */
     pthread_mutex_t irq_lock;
@@ -315,6 +328,7 @@ struct wdfdma_machine {
     mach_trace_state tr;
     pthread_mutex_t trace_lock;
     _Atomic uint64_t findings;
+    struct mach_vlog *_Atomic vlog;    /* verifier findings (bugcheck.c), created lazily */
     _Atomic uint32_t next_id;
     bool quiet;
     wdfdma_bugcheck_handler bc_handler;

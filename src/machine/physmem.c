@@ -8,9 +8,12 @@
  *
  * Structures:
  *  - frame table: a three-level radix (top | 9-bit mid | 9-bit leaf) over the PFN; a leaf
- *    holds 512 host-page pointers, reference counts and the in-use bitmap. Leaves are
- *    created on first use and kept until the machine is destroyed, so a lookup is three
- *    loads and never races with a free.
+ *    holds 512 host-page pointers, reference counts and the in-use bitmap. A leaf is
+ *    created on first use and unhooked when its last frame is dropped, onto a free list
+ *    it is taken from again (already all zero). Scattered placement picks frames anywhere
+ *    in the physical space, so nearly every lock lands in a leaf of its own: keeping empty
+ *    leaves grew the heap by a leaf per request, and allocating them cost a calloc and a
+ *    page fault each. Every lookup holds mem_lock (threads), so unhooking never races.
  *  - host page -> PFN: an open-addressing hash map (linear probing, backward-shift
  *    deletion), grown by doubling: the only allocation on the lock path, amortised.
  *
@@ -37,6 +40,8 @@ typedef struct pm_leaf {
     void *host[LEAF_SIZE];
     uint32_t refs[LEAF_SIZE];
     uint64_t used[LEAF_SIZE / 64];
+    uint32_t nused;                    /* frames in use: the leaf is unhooked at zero */
+    struct pm_leaf *next_free;
 } pm_leaf;
 
 typedef struct pm_mid {
@@ -54,6 +59,7 @@ struct mach_physmem {
     uint64_t pfn_end;                  /* exclusive: 2^(phys_addr_bits - 12) */
     pm_slot *map;
     uint64_t map_cap, map_count;
+    pm_leaf *free_leaves;              /* unhooked empty leaves, all zero */
 };
 
 /* ---- frame table --------------------------------------------------------------------- */
@@ -72,8 +78,13 @@ static pm_leaf *leaf_make(mach_physmem *pm, uint64_t pfn)
     if (!pm->top[t] && !(pm->top[t] = calloc(1, sizeof(pm_mid))))
         return NULL;
     pm_leaf **slot = &pm->top[t]->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)];
-    if (!*slot)
+    if (!*slot && pm->free_leaves) {
+        *slot = pm->free_leaves;
+        pm->free_leaves = (*slot)->next_free;
+        (*slot)->next_free = NULL;
+    } else if (!*slot) {
         *slot = calloc(1, sizeof(pm_leaf));
+    }
     return *slot;
 }
 
@@ -122,6 +133,7 @@ static int frame_take(wdfdma_machine *m, uint64_t pfn, void *host)
     l->host[i] = host;
     l->refs[i] = 1;
     l->used[i / 64] |= 1ull << (i % 64);
+    l->nused++;
     uint64_t n = MACH_STAT_ADD(m, frames_in_use, 1) + 1;
     if (n > atomic_load_explicit(&m->stats.frames_peak, memory_order_relaxed))
         atomic_store_explicit(&m->stats.frames_peak, n, memory_order_relaxed);
@@ -135,6 +147,13 @@ static void frame_drop(wdfdma_machine *m, pm_leaf *l, uint64_t pfn)
     l->refs[i] = 0;
     l->used[i / 64] &= ~(1ull << (i % 64));
     MACH_STAT_ADD(m, frames_in_use, (uint64_t)-1);
+    if (--l->nused)
+        return;
+    /* Empty: every host/refs/used entry is zero again. Unhook it for reuse. */
+    mach_physmem *pm = m->pm;
+    pm->top[pfn >> (LEAF_BITS + MID_BITS)]->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)] = NULL;
+    l->next_free = pm->free_leaves;
+    pm->free_leaves = l;
 }
 
 /* ---- host page -> PFN hash map ------------------------------------------------------- */
@@ -282,6 +301,11 @@ void mach_physmem_destroy(wdfdma_machine *m)
         for (unsigned i = 0; i < MID_SIZE; i++)
             free(pm->top[t]->leaf[i]);
         free(pm->top[t]);
+    }
+    while (pm->free_leaves) {
+        pm_leaf *l = pm->free_leaves;
+        pm->free_leaves = l->next_free;
+        free(l);
     }
     free(pm->top);
     free(pm->map);

@@ -79,6 +79,18 @@ PDEVICE_OBJECT wdm_pdo_for(wdfdma_dev *hw);
 /* The hardware a PDO names; NULL if `pdo` is not one of ours. */
 wdfdma_dev *wdm_pdo_hardware(PDEVICE_OBJECT pdo);
 
+/* ---- the verifier's hooks for the framework (dmaadapter.c) ----------------------------- */
+/* Tag the map-register grants this thread asks for from now on with `owner` (a trace
+ * object id: the framework passes the DMA transaction whose work runs); returns the
+ * previous tag to restore. Costs nothing but a thread-local store. */
+uint32_t wdm_dma_set_owner(uint32_t owner);
+/* Map registers of `adapter` granted to `owner` and not yet freed, not counting the run
+ * at `except` (a reservation the owner may keep). 0 without the verifier. */
+ULONG wdm_dma_registers_owned(PDMA_ADAPTER adapter, uint32_t owner, PVOID except);
+/* Check the guard bands of every common buffer of `adapter` (verifier only): bug check
+ * 0xE6 0x0F (DMA-COMMON-BUFFER-OVERRUN) if the driver wrote outside one. */
+void wdm_dma_verify_guards(PDMA_ADAPTER adapter, const char *when);
+
 /* ---- everything below is private to src/wdm/dma*.c ------------------------------------- */
 
 /* The adapters' machine slot: below the framework's, whose teardown still puts adapters.
@@ -103,6 +115,9 @@ wdfdma_dev *wdm_pdo_hardware(PDEVICE_OBJECT pdo);
 #define DMA_BC_PUT_SG_LISTS 0x0Au
 #define DMA_BC_TOO_MANY_MAP_REGISTERS 0x0Cu
 #define DMA_BC_NOT_FLUSHED 0x0Du
+#define DMA_BC_BUFFER_OVERRUN 0x0Fu      /* P2: DMA_BC_OVERRUN_* */
+#define DMA_BC_OVERRUN_PAD_BEFORE 0x04u  /* P3 buffer start, P4 corruption address */
+#define DMA_BC_OVERRUN_PAD_AFTER 0x05u
 #define DMA_BC_BAD_ADAPTER 0x20u         /* ours: not an adapter IoGetDmaAdapter made */
 
 typedef struct dma_machine dma_machine;
@@ -116,6 +131,7 @@ struct dma_machine {
     unsigned map_register_limit;
     struct dma_pdo *pdos;
     dma_adapter *adapters;
+    struct dma_channel *channels;       /* controller channels system adapters use */
     _Atomic uint64_t adapters_live, bounced_bytes, regs_in_use, regs_peak, sg_built,
         sg_allocated, sg_live, sg_elements_max, sg_elements_total, queued, channel_grants,
         common_live, system_transfers;
@@ -134,6 +150,9 @@ typedef struct dma_mapreg {
     bool allocated;                     /* part of a granted run */
     /* on a run's first register (the MapRegisterBase) */
     uint32_t run;                       /* registers in the run; 0 on the others */
+    bool sg;                            /* granted for an SG list (not a channel) */
+    uint32_t owner;                     /* verifier: trace id of the requester's owner
+                                           (wdm_dma_set_owner), 0 = none */
     uint32_t cursor;                    /* next register MapTransfer uses */
     int32_t next_kept;                  /* KeepObject FIFO (index, -1 = end) */
     /* while the register maps bytes */
@@ -143,6 +162,8 @@ typedef struct dma_mapreg {
     uint64_t logical;                   /* what the device uses */
     uint64_t phys;                      /* where the bytes really are */
     const char *va;                     /* their host address (flush finds them by it) */
+    uint64_t sum;                       /* verifier double buffering: checksum of the
+                                           driver's bytes at map time */
 } dma_mapreg;
 
 /* ---- a queued allocation request ------------------------------------------------------- */
@@ -160,6 +181,7 @@ typedef struct dma_wait {
     PDRIVER_CONTROL routine;            /* channel requests */
     PVOID context;
     struct dma_xfer *xfer;              /* transfer context that queued it, or NULL */
+    uint32_t owner;                     /* verifier: wdm_dma_set_owner at request time */
 } dma_wait;
 
 /* A legacy AllocateAdapterChannel queues in DeviceObject->Queue.Wcb, as Windows does:
@@ -212,11 +234,61 @@ typedef struct dma_common {
     void *va;
     uint64_t logical;
     ULONG length;
+    size_t guard;                       /* verifier: guard-band bytes before and after */
 } dma_common;
+
+/* ---- the verifier's record of recently unmapped ranges (per adapter) ------------------ */
+enum dma_stale_kind { DMA_STALE_MAP_REGISTER = 1, DMA_STALE_SG_LIST, DMA_STALE_COMMON_BUFFER };
+#define DMA_STALE_RING 16u
+typedef struct dma_stale {
+    uint64_t logical, length;
+    uint64_t when_ns;                   /* machine time of the unmap */
+    uint8_t kind;                       /* dma_stale_kind; 0 = empty slot */
+} dma_stale;
+
+/* The framework withdraws a queued request — an SG list or an adapter channel still waiting
+ * for map registers or the channel — found by its callback context, when the transaction
+ * that asked for it ended or goes away (no DDI does this for the v2 routines). Returns
+ * false if none is queued; otherwise its callback is never called. */
+bool wdm_dma_withdraw_request(PDMA_ADAPTER adapter, PVOID context);
+
+/* ---- controller channels shared by system adapters -------------------------------------- */
+/* Several devices may have their request lines routed to one controller channel (more
+ * peripherals than channels). Their adapters then share the channel: one holder at a time,
+ * granted in request order across the adapters — a FIFO with one entry per queued
+ * channel request, naming its adapter — so no device starves another. Lock order: an
+ * adapter's lock, then the channel's. */
+typedef struct dma_channel {
+    struct dma_channel *next;           /* dm->channels (dm->lock) */
+    wdfdma_dev *ctrl;
+    uint32_t number;
+    unsigned users;                     /* adapters bound to it (dm->lock) */
+    KSPIN_LOCK lock;                    /* guards what follows */
+    dma_adapter *holder;                /* NULL = free */
+    dma_adapter **waiting;              /* one entry per queued request, oldest first */
+    unsigned nwaiting, cap;
+} dma_channel;
+
+/* Bind a system adapter to its controller channel (IoGetDmaAdapter, PASSIVE_LEVEL);
+ * STATUS_INSUFFICIENT_RESOURCES if out of host memory. Unbind when the adapter goes. */
+NTSTATUS wdm_dma_channel_bind(dma_adapter *a);
+void wdm_dma_channel_unbind(dma_adapter *a);
+/* Caller holds a's lock. Take the channel for a request that is `queued` (then it must be
+ * the oldest waiter, and its entry is consumed) or new (then nobody may be waiting). */
+bool wdm_dma_channel_take(dma_adapter *a, bool queued);
+/* Caller holds a's lock. A request of `a` queues for the channel; false if out of memory. */
+bool wdm_dma_channel_wait(dma_adapter *a);
+/* Caller holds a's lock. The `nth` (0-based) queued channel request of `a` was cancelled.
+ * Returns the adapter now first in line if the channel is free (to dispatch), else NULL. */
+dma_adapter *wdm_dma_channel_unwait(dma_adapter *a, unsigned nth);
+/* Caller holds a's lock and `a` holds the channel: free it. Returns the adapter first in
+ * line for it (dispatch it once the lock is dropped), or NULL. */
+dma_adapter *wdm_dma_channel_release(dma_adapter *a);
 
 /* ---- system DMA (Master = FALSE) ------------------------------------------------------- */
 typedef struct dma_sys {
     wdfdma_dev *ctrl;                   /* the controller model */
+    dma_channel *chan;                  /* its channel, shared with other adapters */
     const wdfdma_sysdma_ops *ops;
     uint32_t channel, request_line, width_bytes;
     uint64_t device_address;
@@ -263,12 +335,21 @@ struct dma_adapter {
     uint64_t bounce_pa;
     dma_wait *head, *tail;              /* the FIFO */
     bool dispatching;
-    bool channel_busy;                  /* system adapters */
+    bool channel_busy;                  /* system adapters: this adapter holds its channel */
+    /* system adapters: a channel grant's routine is running; a FreeAdapterChannel from
+     * inside it gives back that grant (KMDF's error path can do this) */
+    bool granting, grant_freed;
+    dma_mapreg *granting_run;
     ULONG channels_kept;                /* KeepObject grants not yet freed */
     int32_t kept_head, kept_tail;       /* their register runs */
     ULONG sg_live;
     dma_common *commons;
     dma_sys sys;
+    /* verifier (fixed at creation; off: none of these cost anything) */
+    bool verify;                        /* the machine's verifier was on */
+    bool force_bounce;                  /* verifier_double_buffer: every page bounces */
+    dma_stale stale[DMA_STALE_RING];    /* under the lock; newest at stale_pos - 1 */
+    unsigned stale_pos;
 };
 
 /* The adapter behind a driver's pointer; bug check 0xE6 if it is not one. */
@@ -312,8 +393,20 @@ bool wdm_dma_walk_next(dma_walk *w, dma_piece *p);
 ULONG wdm_dma_walk_pages(dma_walk w);
 static inline bool wdm_dma_needs_bounce(const dma_adapter *a, uint64_t phys, ULONG length)
 {
-    return a->limit != 0 && phys + length > a->limit;
+    return a->force_bounce || (a->limit != 0 && phys + length > a->limit);
 }
+
+/* ---- verifier helpers (dmaadapter.c) --------------------------------------------------- */
+/* Remember an unmapped range so a later fault can name it (caller holds the lock; merges
+ * with the newest entry when it continues it). Only called with a->verify. */
+void wdm_dma_stale_add(dma_adapter *a, uint64_t logical, uint64_t length, uint8_t kind);
+/* The owner tag grants made on this thread are recorded with (wdm_dma_set_owner). */
+uint32_t wdm_dma_owner(void);
+/* Check every common buffer's guard bands (caller holds no lock); bug check 0xE6 0x0F on
+ * a modified one. */
+void wdm_dma_common_check_guards(dma_adapter *a, const char *when);
+/* FNV-1a of `len` bytes: the double-buffering check's fingerprint of a driver buffer. */
+uint64_t wdm_dma_checksum(const void *p, size_t len);
 
 /* ---- map registers (dmamapregisters.c) ------------------------------------------------- */
 /* The run a MapRegisterBase names, or NULL if it is not a granted run of `a` (the

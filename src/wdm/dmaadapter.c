@@ -36,6 +36,29 @@ typedef struct dma_pdo {
 } dma_pdo;
 
 /* ---- bug checks and locks -------------------------------------------------------------- */
+/* The verifier rule (src/fx/verifier_rules.c) of a 0xE6 first parameter. */
+static const char *dma_rule_of(uint64_t p1)
+{
+    switch (p1) {
+    case DMA_BC_COMMON_BUFFER_FREE:
+    case DMA_BC_CHANNEL_FREE:
+    case DMA_BC_MAP_REGISTER_FREE:
+    case DMA_BC_SG_LIST_FREE:
+        return "DMA-FREED-TWICE";
+    case DMA_BC_PUT_COMMON_BUFFERS:
+    case DMA_BC_PUT_CHANNELS:
+    case DMA_BC_PUT_MAP_REGISTERS:
+    case DMA_BC_PUT_SG_LISTS:
+        return "DMA-PUT-ADAPTER-OUTSTANDING";
+    case DMA_BC_NOT_FLUSHED:
+        return "DMA-NOT-FLUSHED";
+    case DMA_BC_TOO_MANY_MAP_REGISTERS:
+        return "DMA-TOO-MANY-MAP-REGISTERS";
+    default:
+        return "DMA-VIOLATION";
+    }
+}
+
 void wdm_dma_bugcheck(uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4, const char *fmt, ...)
 {
     char msg[256];
@@ -43,8 +66,8 @@ void wdm_dma_bugcheck(uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    mach_bugcheck(DRIVER_VERIFIER_DMA_VIOLATION, p1, p2, p3, p4,
-                  "DRIVER_VERIFIER_DMA_VIOLATION: %s", msg);
+    mach_bugcheck_rule(dma_rule_of(p1), 0, NULL, DRIVER_VERIFIER_DMA_VIOLATION, p1, p2, p3, p4,
+                       "DRIVER_VERIFIER_DMA_VIOLATION: %s", msg);
 }
 
 dma_adapter *wdm_dma_adapter(PDMA_ADAPTER pub, const char *ddi)
@@ -96,9 +119,69 @@ static uint64_t adapter_covers(dma_adapter *a, uint64_t logical)
     return end;
 }
 
+static const char *const stale_kind_names[] = {
+    [DMA_STALE_MAP_REGISTER] = "map register", [DMA_STALE_SG_LIST] = "SG list",
+    [DMA_STALE_COMMON_BUFFER] = "common buffer",
+};
+
+/* Distance from `logical` to a stale range (0 inside it). */
+static uint64_t stale_distance(const dma_stale *st, uint64_t logical)
+{
+    if (logical < st->logical)
+        return st->logical - logical;
+    return logical - st->logical < st->length ? 0 : logical - (st->logical + st->length) + 1;
+}
+
+/* The rule a refused access breaks, from the nearest recently unmapped range of the
+ * device's adapters: inside a put SG list or a freed common buffer, those rules; else
+ * the access is simply unmapped. Explains it to the bus (mach_dma_refusal). Caller holds
+ * dm->lock; runs in hardware context (adapter locks taken without touching IRQL). */
+static void explain_refusal(dma_machine *dm, wdfdma_dev *dev, uint64_t logical)
+{
+    dma_stale best = {0};
+    uint32_t best_adapter = 0;
+    uint64_t best_distance = UINT64_MAX;
+    uint64_t now = mach_now(dm->m);
+    for (dma_adapter *a = dm->adapters; a != NULL; a = a->next) {
+        if (a->dma_dev != dev)
+            continue;
+        mach_spin_acquire(&a->lock);
+        for (unsigned i = 0; i < DMA_STALE_RING; i++) {
+            const dma_stale *st = &a->stale[i];
+            uint64_t d = st->kind != 0 ? stale_distance(st, logical) : UINT64_MAX;
+            /* Prefer the newest of equally near ranges: reused addresses. */
+            if (d < best_distance || (d == best_distance && d != UINT64_MAX &&
+                                      st->when_ns >= best.when_ns)) {
+                best = *st;
+                best_distance = d;
+                best_adapter = a->id;
+            }
+        }
+        mach_spin_release(&a->lock);
+    }
+    if (best.kind == 0) {
+        mach_dma_refusal("DMA-ACCESS-UNMAPPED", 0, "no live mapping covers %#llx (no "
+                         "recently unmapped range of this device to compare)",
+                         (unsigned long long)logical);
+        return;
+    }
+    const char *rule = "DMA-ACCESS-UNMAPPED";
+    if (best_distance == 0 && best.kind == DMA_STALE_SG_LIST)
+        rule = "DMA-SGLIST-AFTER-PUT";
+    else if (best_distance == 0 && best.kind == DMA_STALE_COMMON_BUFFER)
+        rule = "DMA-COMMON-BUFFER-FREED";
+    mach_dma_refusal(rule, 0, "no live mapping covers %#llx; nearest stale mapping: %s "
+                     "[%#llx, +%llu) of adapter %u, unmapped %llu ns ago%s",
+                     (unsigned long long)logical, stale_kind_names[best.kind],
+                     (unsigned long long)best.logical, (unsigned long long)best.length,
+                     best_adapter, (unsigned long long)(now - best.when_ns),
+                     best_distance == 0 ? " (the address is inside it)" : "");
+}
+
 /* wdfdma_dma_check: a device may touch only what is mapped for it now (its adapters'
  * common buffers and mapped map registers, which include every SG list). A range may be
- * covered by several adjacent mappings. */
+ * covered by several adjacent mappings. A refusal is explained to the bus, which records
+ * it as a finding of the rule explain_refusal picked. */
 static bool dma_check(void *ctx, wdfdma_dev *dev, uint64_t logical, size_t len, bool write)
 {
     dma_machine *dm = ctx;
@@ -115,8 +198,73 @@ static bool dma_check(void *ctx, wdfdma_dev *dev, uint64_t logical, size_t len, 
             break;
         cur = reach;
     }
+    if (cur < end)
+        explain_refusal(dm, dev, cur);
     pthread_mutex_unlock(&dm->lock);
     return cur >= end;
+}
+
+/* ---- the verifier's bookkeeping -------------------------------------------------------- */
+void wdm_dma_stale_add(dma_adapter *a, uint64_t logical, uint64_t length, uint8_t kind)
+{
+    wdm_dma_assert_locked(a);
+    dma_stale *last = &a->stale[(a->stale_pos + DMA_STALE_RING - 1) % DMA_STALE_RING];
+    uint64_t now = mach_now(a->m);
+    if (last->kind == kind && last->logical + last->length == logical) {
+        last->length += length;   /* the next page of the same list or mapping */
+        last->when_ns = now;
+        return;
+    }
+    a->stale[a->stale_pos++ % DMA_STALE_RING] =
+        (dma_stale){ .logical = logical, .length = length, .when_ns = now, .kind = kind };
+}
+
+static _Thread_local uint32_t owner_tag;
+
+uint32_t wdm_dma_set_owner(uint32_t owner)
+{
+    uint32_t old = owner_tag;
+    owner_tag = owner;
+    return old;
+}
+
+uint32_t wdm_dma_owner(void)
+{
+    return owner_tag;
+}
+
+ULONG wdm_dma_registers_owned(PDMA_ADAPTER adapter, uint32_t owner, PVOID except)
+{
+    dma_adapter *a = wdm_dma_adapter(adapter, "wdm_dma_registers_owned");
+    if (!a->verify || owner == 0)
+        return 0;
+    ULONG held = 0;
+    KIRQL old = wdm_dma_lock(a);
+    for (ULONG i = 0; i < a->nregs; i++) {
+        const dma_mapreg *r = &a->regs[i];
+        if (r->allocated && r->run != 0 && r->owner == owner && (PVOID)r != except)
+            held += r->run;
+    }
+    wdm_dma_unlock(a, old);
+    return held;
+}
+
+void wdm_dma_verify_guards(PDMA_ADAPTER adapter, const char *when)
+{
+    if (adapter == NULL)
+        return;
+    dma_adapter *a = wdm_dma_adapter(adapter, "wdm_dma_verify_guards");
+    if (a->verify)
+        wdm_dma_common_check_guards(a, when);
+}
+
+uint64_t wdm_dma_checksum(const void *p, size_t len)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
 }
 
 /* ---- per-machine state ----------------------------------------------------------------- */
@@ -394,8 +542,8 @@ static bool adapter_registers_init(dma_adapter *a)
     }
     a->regs_free = a->nregs;
     a->kept_head = a->kept_tail = -1;
-    if (a->limit == 0)
-        return true;   /* a 64-bit adapter never bounces */
+    if (a->limit == 0 && !a->force_bounce)
+        return true;   /* a 64-bit adapter never bounces (unless the verifier forces it) */
     void *va = NULL;
     if (mach_mem_alloc_contig(a->m, (size_t)a->nregs * PAGE_SIZE, a->limit, PAGE_SIZE, &va,
                               &a->bounce_pa) != 0)
@@ -406,6 +554,8 @@ static bool adapter_registers_init(dma_adapter *a)
 
 static void adapter_free(dma_adapter *a)
 {
+    if (!a->master)
+        wdm_dma_channel_unbind(a);
     if (a->bounce_va != NULL)
         mach_mem_free_contig(a->m, a->bounce_va, (size_t)a->nregs * PAGE_SIZE);
     free(a->regs);
@@ -443,6 +593,10 @@ PDMA_ADAPTER IoGetDmaAdapter(PDEVICE_OBJECT PhysicalDeviceObject,
     a->width = description_width(DeviceDescription);
     a->limit = a->width >= 64 ? 0 : 1ull << a->width;
     a->nregs = map_register_count(dm, DeviceDescription);
+    a->verify = wdfdma_machine_verifier(m);
+    /* Driver Verifier's double buffering applies to bus masters; a system controller's
+     * looped transfers must see the buffer itself (dma_internal.h). */
+    a->force_bounce = a->master && wdfdma_machine_verifier_double_buffer(m);
     a->pub.Version = DeviceDescription->Version >= DEVICE_DESCRIPTION_VERSION3 ? 3 : 2;
     a->pub.Size = (USHORT)sizeof(DMA_ADAPTER);
     a->pub.DmaOperations = (PDMA_OPERATIONS)&dma_operations;

@@ -157,6 +157,8 @@ void wdm_dma_free_run(dma_adapter *a, dma_mapreg *run)
     }
     run->run = 0;
     run->cursor = 0;
+    run->sg = false;
+    run->owner = 0;
     a->regs_free += n;
     atomic_fetch_sub(&a->dm->regs_in_use, n);
     mach_trace(a->m, WDFDMA_TR_COUNTER, a->id, "hal.map_registers", a->nregs - a->regs_free, 0);
@@ -230,6 +232,10 @@ bool wdm_dma_map_piece(dma_adapter *a, dma_mapreg *run, const dma_piece *p, bool
     r->phys = p->phys;
     r->va = p->va;
     r->logical = piece_logical(a, r, p);
+    /* Verifier double buffering: fingerprint the driver's bytes, which nobody may touch
+     * until the flush (unmap_verify compares). */
+    if (a->force_bounce)
+        r->sum = wdm_dma_checksum(mach_mem_host(a->m, p->phys), p->length);
     /* WriteToDevice: the device reads the bounce page, so it gets the data now. */
     if (r->bounced && write) {
         mach_phys_read(a->m, p->phys, bounce_page(a, r) + (p->phys & (PAGE_SIZE - 1)), p->length);
@@ -264,6 +270,33 @@ static void copy_back(dma_adapter *a, const dma_mapreg *r, const dma_walk *only)
     }
 }
 
+/* A flush ends the transfer: every register of the run is unmapped, so the next
+ * MapTransfer through the same base reuses the grant from its first register (KMDF maps
+ * every transfer of a packet transaction through one base and flushes in between, with the
+ * length the device actually moved — shorter after a partial completion, 0 after a failed
+ * one). Bounced reads get back exactly the flushed bytes: nothing the device did not
+ * report moving reaches the buffer. */
+/* Verifier: remember the range for fault reports and, when every page bounces, check the
+ * driver left its buffer alone while the device owned it (DMA-BUFFER-TOUCHED-DURING-DMA:
+ * a report — under Windows' double buffering such a write is silently lost or
+ * overwritten). Runs before the copy-back. */
+static void unmap_verify(dma_adapter *a, const dma_mapreg *run, const dma_mapreg *r, bool write)
+{
+    wdm_dma_stale_add(a, r->logical, r->length,
+                      run->sg ? DMA_STALE_SG_LIST : DMA_STALE_MAP_REGISTER);
+    if (!a->force_bounce || !r->bounced)
+        return;
+    if (wdm_dma_checksum(mach_mem_host(a->m, r->phys), r->length) == r->sum)
+        return;
+    mach_finding(a->m, "DMA-BUFFER-TOUCHED-DURING-DMA", run->owner ? run->owner : a->id, NULL,
+                 "adapter %u: the driver changed buffer bytes at host %p (physical %#llx, "
+                 "%lu bytes) between mapping them for a %s and the flush, while the device "
+                 "owned them", a->id, (const void *)r->va, (unsigned long long)r->phys,
+                 (unsigned long)r->length,
+                 write ? "WriteToDevice (the device read the old data)"
+                       : "ReadFromDevice (the device's data overwrites the change)");
+}
+
 void wdm_dma_unmap_run(dma_adapter *a, dma_mapreg *run, bool write, const dma_walk *only)
 {
     wdm_dma_assert_locked(a);
@@ -271,6 +304,8 @@ void wdm_dma_unmap_run(dma_adapter *a, dma_mapreg *run, bool write, const dma_wa
         dma_mapreg *r = run + i;
         if (!r->mapped)
             continue;
+        if (a->verify)
+            unmap_verify(a, run, r, write);
         if (r->bounced && !write)
             copy_back(a, r, only);
         r->mapped = false;
@@ -313,15 +348,28 @@ ULONG wdm_dma_map_run(dma_adapter *a, dma_mapreg *run, dma_walk *w, bool write,
 
 /* ---- the queue ------------------------------------------------------------------------- */
 /* Reserve what `w` needs, or nothing. Caller holds the lock. */
+/* The channel for `w`: a system adapter's is shared with the other adapters routed to the
+ * same controller channel, and granted in request order across them. */
+static bool take_channel(dma_adapter *a, const dma_wait *w)
+{
+    if (a->sys.chan != NULL)
+        return wdm_dma_channel_take(a, w->state == DMA_REQ_QUEUED);
+    return !a->channel_busy;
+}
+
 static bool reserve(dma_adapter *a, dma_wait *w, dma_mapreg **run)
 {
     *run = NULL;
-    if (w->needs_channel && a->channel_busy)
-        return false;
     if (w->count != 0) {
         *run = reserve_run(a, w->count);
         if (*run == NULL)
             return false;
+    }
+    if (w->needs_channel && !take_channel(a, w)) {
+        if (*run != NULL)
+            wdm_dma_free_run(a, *run);
+        *run = NULL;
+        return false;
     }
     if (w->needs_channel) {
         a->channel_busy = true;
@@ -329,6 +377,10 @@ static bool reserve(dma_adapter *a, dma_wait *w, dma_mapreg **run)
         a->sys.device = w->device;
     }
     w->state = DMA_REQ_GRANTED;
+    if (*run != NULL) {
+        (*run)->sg = w->kind == DMA_WAIT_SGLIST;
+        (*run)->owner = w->owner;
+    }
     if (w->xfer != NULL && w->xfer->pending == w)
         w->xfer->pending = NULL;
     if (w->kind == DMA_WAIT_SGLIST)
@@ -336,11 +388,27 @@ static bool reserve(dma_adapter *a, dma_wait *w, dma_mapreg **run)
     return true;
 }
 
+/* Caller holds a's lock and a holds its channel: give it back. Returns the adapter first in
+ * line for a shared channel, to dispatch once the lock is dropped (NULL: none, or a). */
+static dma_adapter *channel_release_locked(dma_adapter *a)
+{
+    a->channel_busy = false;
+    dma_adapter *next = a->sys.chan != NULL ? wdm_dma_channel_release(a) : NULL;
+    return next != a ? next : NULL;
+}
+
 /* IO_ALLOCATION_ACTION after a channel grant's callback. */
 static void finish_action(dma_adapter *a, IO_ALLOCATION_ACTION action, dma_mapreg *run,
                           bool channel)
 {
     KIRQL old = wdm_dma_lock(a);
+    dma_adapter *next = NULL;
+    if (a->grant_freed) {
+        /* The routine already gave this grant back with FreeAdapterChannel. */
+        a->grant_freed = false;
+        wdm_dma_unlock(a, old);
+        return;
+    }
     switch (action) {
     case KeepObject:
         a->channels_kept++;
@@ -355,11 +423,11 @@ static void finish_action(dma_adapter *a, IO_ALLOCATION_ACTION action, dma_mapre
             wdm_dma_free_run(a, run);
         }
         if (channel)
-            a->channel_busy = false;
+            next = channel_release_locked(a);
         break;
     case DeallocateObjectKeepRegisters:
         if (channel)
-            a->channel_busy = false;
+            next = channel_release_locked(a);
         break;
     default:
         wdm_dma_unlock(a, old);
@@ -370,6 +438,8 @@ static void finish_action(dma_adapter *a, IO_ALLOCATION_ACTION action, dma_mapre
     wdm_dma_unlock(a, old);
     if (action != KeepObject)
         wdm_dma_dispatch(a);
+    if (next != NULL)
+        wdm_dma_dispatch(next);
 }
 
 static void channel_granted(dma_adapter *a, dma_wait *w, dma_mapreg *run, PVOID *base_out)
@@ -392,9 +462,23 @@ static void channel_granted(dma_adapter *a, dma_wait *w, dma_mapreg *run, PVOID 
     KIRQL old = mach_irql();
     if (old < DISPATCH_LEVEL)
         mach_irql_raise(DISPATCH_LEVEL);
+    if (channel && !a->master) {
+        /* One grant at a time holds a system channel: note it, so a FreeAdapterChannel
+         * inside the routine frees this grant rather than an older kept one. */
+        KIRQL l = wdm_dma_lock(a);
+        a->granting = true;
+        a->granting_run = run;
+        wdm_dma_unlock(a, l);
+    }
     mach_callback_enter("AdapterControl", a->id);
     IO_ALLOCATION_ACTION action = routine(device, irp, run, context);
     mach_callback_exit("AdapterControl", a->id);
+    if (channel && !a->master) {
+        KIRQL l = wdm_dma_lock(a);
+        a->granting = false;
+        a->granting_run = NULL;
+        wdm_dma_unlock(a, l);
+    }
     if (old < DISPATCH_LEVEL)
         mach_irql_lower(old);
     finish_action(a, action, run, channel);
@@ -411,6 +495,11 @@ static void granted(dma_adapter *a, dma_wait *w, dma_mapreg *run, PVOID *base_ou
 NTSTATUS wdm_dma_request(dma_adapter *a, dma_wait *w, bool synchronous, PVOID *base_out)
 {
     dma_mapreg *run = NULL;
+    /* Fault plan "map-exhaust": the HAL has no map registers for this allocation, an
+     * outcome AllocateAdapterChannel(Ex) and Build/GetScatterGatherList document. */
+    if (w->count != 0 && mach_fault_fire(a->m, "map-exhaust", a->hw))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    w->owner = a->verify ? wdm_dma_owner() : 0;
     KIRQL old = wdm_dma_lock(a);
     /* FIFO: nobody overtakes a queued request, even one that would fit now. */
     if (a->head == NULL && reserve(a, w, &run)) {
@@ -419,6 +508,10 @@ NTSTATUS wdm_dma_request(dma_adapter *a, dma_wait *w, bool synchronous, PVOID *b
         return STATUS_SUCCESS;
     }
     if (synchronous) {
+        wdm_dma_unlock(a, old);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (w->needs_channel && a->sys.chan != NULL && !wdm_dma_channel_wait(a)) {
         wdm_dma_unlock(a, old);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -541,6 +634,41 @@ NTSTATUS wdm_dma_allocate_adapter_channel_ex(PDMA_ADAPTER DmaAdapter,
     return status;
 }
 
+/* Caller holds a's lock and found queued request w after prev (NULL: w is the head): take
+ * it out of the queue, and out of its shared channel's line. Returns the adapter to
+ * dispatch for that channel once the lock is dropped (NULL: none). */
+static dma_adapter *unlink_wait_locked(dma_adapter *a, dma_wait *w, dma_wait *prev)
+{
+    unsigned channel_waits_before = 0;
+    for (const dma_wait *q = a->head; q != w; q = q->next)
+        channel_waits_before += q->needs_channel;
+    if (prev != NULL)
+        prev->next = w->next;
+    else
+        a->head = w->next;
+    if (a->tail == w)
+        a->tail = prev;
+    w->next = NULL;
+    w->state = DMA_REQ_CANCELLED;
+    if (w->xfer != NULL && w->xfer->pending == w)
+        w->xfer->pending = NULL;
+    return w->needs_channel && a->sys.chan != NULL
+               ? wdm_dma_channel_unwait(a, channel_waits_before)
+               : NULL;
+}
+
+/* After unlink_wait_locked, with the lock dropped. */
+static void cancelled(dma_adapter *a, dma_wait *w, dma_adapter *next)
+{
+    mach_trace(a->m, WDFDMA_TR_FLOW, a->id, "hal.request.cancelled", w->count, w->kind);
+    if (w->kind == DMA_WAIT_SGLIST)
+        wdm_dma_sg_cancelled(a, CONTAINING_RECORD(w, dma_sg, wait));
+    /* The cancelled request may have been the head that blocked the others. */
+    wdm_dma_dispatch(a);
+    if (next != NULL && next != a)
+        wdm_dma_dispatch(next);
+}
+
 BOOLEAN wdm_dma_cancel_adapter_channel(PDMA_ADAPTER DmaAdapter, PDEVICE_OBJECT DeviceObject,
                                        PVOID DmaTransferContext)
 {
@@ -551,31 +679,39 @@ BOOLEAN wdm_dma_cancel_adapter_channel(PDMA_ADAPTER DmaAdapter, PDEVICE_OBJECT D
     if (x == NULL || x->magic != DMA_XFER_MAGIC)
         return FALSE;
     KIRQL old = wdm_dma_lock(a);
-    /* Find it by pointer first: only a request still in the queue is touched. */
-    dma_wait *w = x->pending;
-    dma_wait **pp = &a->head;
-    dma_wait *prev = NULL;
-    while (w != NULL && *pp != NULL && *pp != w) {
-        prev = *pp;
-        pp = &(*pp)->next;
+    /* Find it by pointer: only a request still in the queue is touched. */
+    dma_wait *w = x->pending, *prev = NULL, *q = a->head;
+    while (w != NULL && q != NULL && q != w) {
+        prev = q;
+        q = q->next;
     }
-    if (w == NULL || *pp != w) {
+    if (w == NULL || q != w) {
         wdm_dma_unlock(a, old);
         return FALSE;
     }
-    *pp = w->next;
-    if (a->tail == w)
-        a->tail = prev;
-    w->next = NULL;
-    w->state = DMA_REQ_CANCELLED;
-    x->pending = NULL;
+    dma_adapter *next = unlink_wait_locked(a, w, prev);
     wdm_dma_unlock(a, old);
-    mach_trace(a->m, WDFDMA_TR_FLOW, a->id, "hal.request.cancelled", w->count, w->kind);
-    if (w->kind == DMA_WAIT_SGLIST)
-        wdm_dma_sg_cancelled(a, CONTAINING_RECORD(w, dma_sg, wait));
-    /* The cancelled request may have been the head that blocked the others. */
-    wdm_dma_dispatch(a);
+    cancelled(a, w, next);
     return TRUE;
+}
+
+bool wdm_dma_withdraw_request(PDMA_ADAPTER DmaAdapter, PVOID context)
+{
+    dma_adapter *a = wdm_dma_adapter(DmaAdapter, "wdm_dma_withdraw_request");
+    KIRQL old = wdm_dma_lock(a);
+    dma_wait *w = a->head, *prev = NULL;
+    while (w != NULL && w->context != context) {
+        prev = w;
+        w = w->next;
+    }
+    if (w == NULL) {
+        wdm_dma_unlock(a, old);
+        return false;
+    }
+    dma_adapter *next = unlink_wait_locked(a, w, prev);
+    wdm_dma_unlock(a, old);
+    cancelled(a, w, next);
+    return true;
 }
 
 /* ---- releasing ------------------------------------------------------------------------- */
@@ -598,10 +734,34 @@ static void release_run(dma_adapter *a, KIRQL old, dma_mapreg *run, const char *
     wdm_dma_unlock(a, old);
 }
 
+/* FreeAdapterChannel from inside the routine of the grant in progress (before it returned
+ * KeepObject): give back that grant — channel and registers — now; finish_action then
+ * has nothing left to do. Called with the lock held; drops it. */
+static void release_in_grant(dma_adapter *a, KIRQL old, bool keep_registers, const char *ddi)
+{
+    dma_mapreg *run = a->granting_run;
+    a->grant_freed = true;
+    a->sys.mapped = false;
+    a->sys.owner = NULL;
+    a->sys.cancelled = false;
+    dma_adapter *next = channel_release_locked(a);
+    if (keep_registers || run == NULL)
+        wdm_dma_unlock(a, old);
+    else
+        release_run(a, old, run, ddi);
+    wdm_dma_dispatch(a);
+    if (next != NULL)
+        wdm_dma_dispatch(next);
+}
+
 /* Give back a KeepObject grant: the channel, and its registers unless `keep_registers`. */
 static void release_kept(dma_adapter *a, bool keep_registers, const char *ddi)
 {
     KIRQL old = wdm_dma_lock(a);
+    if (a->channels_kept == 0 && a->granting && !a->grant_freed) {
+        release_in_grant(a, old, keep_registers, ddi);
+        return;
+    }
     if (a->channels_kept == 0) {
         wdm_dma_unlock(a, old);
         wdm_dma_bugcheck(DMA_BC_CHANNEL_FREE, 1, a->id, 0,
@@ -620,8 +780,9 @@ static void release_kept(dma_adapter *a, bool keep_registers, const char *ddi)
     }
     a->channels_kept--;
     dma_mapreg *run = kept_pop(a);
+    dma_adapter *next = NULL;
     if (!a->master) {
-        a->channel_busy = false;
+        next = channel_release_locked(a);
         a->sys.owner = NULL;
         a->sys.cancelled = false;
     }
@@ -630,6 +791,8 @@ static void release_kept(dma_adapter *a, bool keep_registers, const char *ddi)
     else
         release_run(a, old, run, ddi);
     wdm_dma_dispatch(a);
+    if (next != NULL)
+        wdm_dma_dispatch(next);
 }
 
 VOID wdm_dma_free_adapter_channel(PDMA_ADAPTER DmaAdapter)

@@ -69,7 +69,7 @@ NTSTATUS wdm_dma_sys_bind(dma_adapter *a)
     KeInitializeDpc(&s->dpc, sys_dpc, a);
     /* The controller moves the data: the access check and the mappings belong to it. */
     a->dma_dev = ctrl;
-    return STATUS_SUCCESS;
+    return wdm_dma_channel_bind(a);
 }
 
 /* ---- completion: hardware context, then the DPC ---------------------------------------- */

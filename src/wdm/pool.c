@@ -8,7 +8,8 @@
  * IRQL, P3 the pool type, P4 the size or address).
  *
  * Fault injection (wdm_pool_fail_nth) makes the n-th allocation from now return NULL, so
- * tests can walk every allocation failure path the way libuv's loop-oom test does.
+ * tests can walk every allocation failure path the way libuv's loop-oom test does; the
+ * machine's fault plan ("pool-fail", docs/faults.md) is asked as well, per machine.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,10 +45,15 @@ bool wdm_pool_should_fail(void)
 {
     uint_fast64_t left = atomic_load(&fail_countdown);
     while (left != 0) {
-        if (atomic_compare_exchange_weak(&fail_countdown, &left, left - 1))
-            return left == 1;
+        if (atomic_compare_exchange_weak(&fail_countdown, &left, left - 1)) {
+            if (left == 1)
+                return true;
+            break;
+        }
     }
-    return false;
+    /* The calling thread's machine's fault plan ("pool-fail") may fail it too. */
+    wdfdma_machine *m = mach_current();
+    return m != NULL && mach_fault_fire(m, "pool-fail", NULL);
 }
 
 void wdm_pool_get_stats(wdm_pool_stats *out)

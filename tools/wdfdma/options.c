@@ -15,13 +15,10 @@
 
 #define SGDMA_OPTIONS                                                                      \
     (CLI_OPT_PROFILE | CLI_OPT_SIZE | CLI_OPT_COUNT | CLI_OPT_QDEPTH | CLI_OPT_DIRECTION | \
-     CLI_OPT_ADDR_BITS | CLI_OPT_MEMORY | CLI_OPT_MAX_TRANSFER | CLI_OPT_MAX_SG |          \
-     CLI_OPT_ENGINE | CLI_OPT_SEED | CLI_OPT_JSON)
+     CLI_OPT_ADDR_BITS | CLI_OPT_MAX_TRANSFER | CLI_OPT_MAX_SG | CLI_OPTS_MACHINE)
 
 /* System-DMA scenarios: --size, --count and --devices; uart also --baud. */
-#define SYSDMA_OPTIONS                                                                     \
-    (CLI_OPT_SIZE | CLI_OPT_COUNT | CLI_OPT_MEMORY | CLI_OPT_ENGINE | CLI_OPT_SEED |       \
-     CLI_OPT_JSON | CLI_OPT_DEVICES)
+#define SYSDMA_OPTIONS (CLI_OPT_SIZE | CLI_OPT_COUNT | CLI_OPT_DEVICES | CLI_OPTS_MACHINE)
 
 static const cli_scenario_info scenarios[] = {
     {"sgdma", "bus-master scatter/gather DMA: the sgdma sample driver on the sgdma model",
@@ -143,7 +140,7 @@ int cli_parse_size(const char *text, uint64_t *out)
 
 /* ---- the option table ----------------------------------------------------------------- */
 
-typedef enum opt_kind { KIND_SIZE, KIND_UINT, KIND_WORD, KIND_FLAG } opt_kind;
+typedef enum opt_kind { KIND_SIZE, KIND_UINT, KIND_WORD, KIND_FLAG, KIND_TEXT } opt_kind;
 
 typedef struct opt_def {
     const char *name;          /* "--size" */
@@ -185,6 +182,11 @@ static const opt_def options[] = {
      AT(baud)},
     {"--devices", CLI_OPT_DEVICES, KIND_UINT, CLI_DEVICES_MIN, CLI_DEVICES_MAX, "1..64", NULL,
      NULL, AT(devices)},
+    {"--driver", CLI_OPT_DRIVER, KIND_TEXT, 0, 0, NULL, NULL, NULL, AT(driver)},
+    {"--device", CLI_OPT_DEVICE, KIND_TEXT, 0, 0, NULL, NULL, NULL, AT(device)},
+    {"--verifier", CLI_OPT_VERIFIER, KIND_FLAG, 0, 0, NULL, NULL, NULL, AT(verifier)},
+    {"--faults", CLI_OPT_FAULTS, KIND_TEXT, 0, 0, NULL, NULL, NULL, AT(faults)},
+    {"--trace", CLI_OPT_TRACE, KIND_TEXT, 0, 0, NULL, NULL, NULL, AT(trace)},
 };
 
 static const opt_def *find_option(const char *name, size_t len)
@@ -212,10 +214,12 @@ _Static_assert(sizeof(cli_profile) == sizeof(int) && sizeof(cli_direction) == si
                    sizeof(cli_memory) == sizeof(int) && sizeof(cli_engine) == sizeof(int),
                "word options are stored as int");
 
-static void store(cli_run_options *o, const opt_def *d, uint64_t v)
+static void store(cli_run_options *o, const opt_def *d, uint64_t v, const char *text)
 {
     char *field = (char *)o + d->offset;
-    if (d->kind == KIND_FLAG) {
+    if (d->kind == KIND_TEXT) {
+        memcpy(field, &text, sizeof(text));
+    } else if (d->kind == KIND_FLAG) {
         *(bool *)field = true;
     } else if (d->kind == KIND_WORD) {
         int e = (int)v;
@@ -228,6 +232,12 @@ static void store(cli_run_options *o, const opt_def *d, uint64_t v)
 static int parse_value(const opt_def *d, const char *value, uint64_t *v, char *err,
                        size_t err_len)
 {
+    if (d->kind == KIND_TEXT) {
+        /* Paths and specs: anything but nothing (the library checks the rest). */
+        if (value[0] == '\0')
+            return fail(err, err_len, "%s needs a non-empty value", d->name);
+        return 0;
+    }
     if (d->kind == KIND_WORD) {
         for (const cli_word *w = d->words; w->word; w++)
             if (strcmp(w->word, value) == 0) {
@@ -248,15 +258,16 @@ static int parse_value(const opt_def *d, const char *value, uint64_t *v, char *e
 }
 
 /* One option word (and maybe the next word as its value); *used is how many words. */
-static int parse_option(int argc, char **argv, int i, cli_run_options *o, int *used,
-                        char *err, size_t err_len)
+static int parse_option(const char *command, int argc, char **argv, int i, cli_run_options *o,
+                        int *used, char *err, size_t err_len)
 {
     const char *arg = argv[i];
     const char *eq = strchr(arg, '=');
     size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
     const opt_def *d = find_option(arg, name_len);
     if (!d)
-        return fail(err, err_len, "unknown option '%.*s' for 'wdfdma run'", (int)name_len, arg);
+        return fail(err, err_len, "unknown option '%.*s' for 'wdfdma %s'", (int)name_len, arg,
+                    command);
     if (o->given & d->bit)
         return fail(err, err_len, "%s given twice", d->name);
     const char *value = NULL;
@@ -275,7 +286,7 @@ static int parse_option(int argc, char **argv, int i, cli_run_options *o, int *u
     uint64_t v = 0;
     if (value && parse_value(d, value, &v, err, err_len) != 0)
         return CLI_USAGE;
-    store(o, d, v);
+    store(o, d, v, value);
     o->given |= d->bit;
     return 0;
 }
@@ -298,28 +309,85 @@ static bool is_help(const char *arg)
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
-/* Options the chosen scenario (or, with none, any sample scenario) accepts. */
-static unsigned accepted(const char *scenario)
+/* Options the chosen scenario accepts. With several (or none: the samples) an option
+ * applies to every scenario where it makes sense, so any scenario's options pass. */
+static unsigned accepted(const cli_run_options *o)
 {
-    if (scenario)
-        return cli_scenario_find(scenario)->accepts;
+    if (o->nscenarios == 1)
+        return cli_scenario_find(o->scenarios[0])->accepts;
     unsigned all = 0;
-    for (unsigned i = 0; cli_scenario_at(i); i++)
-        all |= cli_scenario_at(i)->accepts;
+    for (unsigned i = 0; cli_scenario_at(i); i++) {
+        bool named = o->nscenarios == 0;
+        for (unsigned k = 0; k < o->nscenarios; k++)
+            named |= strcmp(o->scenarios[k], cli_scenario_at(i)->name) == 0;
+        if (named)
+            all |= cli_scenario_at(i)->accepts;
+    }
     return all;
 }
 
 static int check_accepted(const cli_run_options *o, char *err, size_t err_len)
 {
-    unsigned extra = o->given & ~accepted(o->scenario);
+    unsigned extra = o->given & ~accepted(o) & ~(CLI_OPT_DRIVER | CLI_OPT_DEVICE);
     for (size_t i = 0; extra && i < sizeof(options) / sizeof(options[0]); i++)
         if (extra & options[i].bit)
-            return fail(err, err_len, "%s is not an option of scenario '%s'", options[i].name,
-                        o->scenario);
+            return o->nscenarios == 1
+                       ? fail(err, err_len, "%s is not an option of scenario '%s'",
+                              options[i].name, o->scenario)
+                       : fail(err, err_len, "%s is not an option of any scenario named",
+                              options[i].name);
     return 0;
 }
 
-int cli_parse_run(int argc, char **argv, cli_run_options *o, char *err, size_t err_len)
+/* --driver PATH --device MODEL: the model's workload with the user's driver. The model
+ * must be one with a workload (a scenario of that name); the sample driver's registry
+ * options do not apply. */
+static int check_driver(cli_run_options *o, char *err, size_t err_len)
+{
+    bool driver = o->given & CLI_OPT_DRIVER, device = o->given & CLI_OPT_DEVICE;
+    if (!driver && !device)
+        return 0;
+    if (!device)
+        return fail(err, err_len, "--driver needs --device MODEL (sgdma, uart or ring)");
+    if (!driver)
+        return fail(err, err_len, "--device needs --driver PATH.so (the sample scenarios "
+                    "choose their own devices)");
+    if (o->nscenarios)
+        return fail(err, err_len, "--driver runs the workload of --device %s: do not name a "
+                    "scenario ('%s')", o->device, o->scenarios[0]);
+    const cli_scenario_info *s = cli_scenario_find(o->device);
+    if (!s)
+        return fail(err, err_len, "--device %s: wdfdma has a workload only for the sgdma, "
+                    "uart and ring models", o->device);
+    unsigned sample = o->given & CLI_OPTS_SAMPLE_DRIVER;
+    for (size_t i = 0; sample && i < sizeof(options) / sizeof(options[0]); i++)
+        if (sample & options[i].bit)
+            return fail(err, err_len, "%s sets the sgdma sample driver's registry; it does "
+                        "not apply with --driver", options[i].name);
+    o->scenario = s->name;
+    o->scenarios[0] = s->name;
+    o->nscenarios = 1;
+    return 0;
+}
+
+static int add_scenario(cli_run_options *o, const char *word, char *err, size_t err_len)
+{
+    const cli_scenario_info *s = cli_scenario_find(word);
+    if (!s)
+        return fail(err, err_len, "unknown scenario '%s' (see 'wdfdma list')", word);
+    for (unsigned i = 0; i < o->nscenarios; i++)
+        if (strcmp(o->scenarios[i], s->name) == 0)
+            return fail(err, err_len, "scenario '%s' given twice", word);
+    if (o->nscenarios == CLI_SCENARIOS_MAX)
+        return fail(err, err_len, "more than %u scenarios", CLI_SCENARIOS_MAX);
+    o->scenarios[o->nscenarios++] = s->name;
+    if (!o->scenario)
+        o->scenario = s->name;
+    return 0;
+}
+
+int cli_parse_command(const char *command, int argc, char **argv, cli_run_options *o,
+                      char *err, size_t err_len)
 {
     cli_run_options_init(o);
     err[0] = '\0';
@@ -329,22 +397,28 @@ int cli_parse_run(int argc, char **argv, cli_run_options *o, char *err, size_t e
             return 0;
         }
     int i = 0;
-    if (argc > 0 && argv[0][0] != '-') {
-        if (!cli_scenario_find(argv[0]))
-            return fail(err, err_len, "unknown scenario '%s' (see 'wdfdma run --help')",
-                        argv[0]);
-        o->scenario = argv[0];
-        i = 1;
-    }
     while (i < argc) {
-        if (argv[i][0] != '-' || argv[i][1] != '-')
+        if (argv[i][0] != '-') {
+            if (add_scenario(o, argv[i], err, err_len) != 0)
+                return CLI_USAGE;
+            i++;
+            continue;
+        }
+        if (argv[i][1] != '-')
             return fail(err, err_len, "unexpected argument '%s'", argv[i]);
         int used = 0;
-        if (parse_option(argc, argv, i, o, &used, err, err_len) != 0)
+        if (parse_option(command, argc, argv, i, o, &used, err, err_len) != 0)
             return CLI_USAGE;
         i += used;
     }
+    if (check_driver(o, err, err_len) != 0)
+        return CLI_USAGE;
     return check_accepted(o, err, err_len);
+}
+
+int cli_parse_run(int argc, char **argv, cli_run_options *o, char *err, size_t err_len)
+{
+    return cli_parse_command("run", argc, argv, o, err, err_len);
 }
 
 void cli_run_options_overlay(cli_run_options *base, const cli_run_options *over)
@@ -355,21 +429,16 @@ void cli_run_options_overlay(cli_run_options *base, const cli_run_options *over)
             continue;
         size_t width = d->kind == KIND_FLAG   ? sizeof(bool)
                        : d->kind == KIND_WORD ? sizeof(int)
+                       : d->kind == KIND_TEXT ? sizeof(const char *)
                                               : sizeof(uint64_t);
         memcpy((char *)base + d->offset, (const char *)over + d->offset, width);
         base->given |= d->bit;
     }
 }
 
-void cli_print_run_usage(FILE *f)
+/* The options both `run` and `inspect` take. */
+static void print_options(FILE *f)
 {
-    fprintf(f,
-        "usage: wdfdma run [SCENARIO] [OPTIONS]\n"
-        "\n"
-        "Without SCENARIO, runs the sample scenarios (options given apply to each).\n"
-        "Scenarios:\n");
-    for (unsigned i = 0; cli_scenario_at(i); i++)
-        fprintf(f, "  %-10s %s\n", cli_scenario_at(i)->name, cli_scenario_at(i)->summary);
     fprintf(f,
         "Options (sizes take K, M or G suffixes, powers of 1024):\n"
         "  --profile P        packet|sg|packet64|sg64|sg-duplex|sg64-duplex (default sg64)\n"
@@ -389,5 +458,43 @@ void cli_print_run_usage(FILE *f)
         "  --devices N        uart, ring: devices sharing one 8-channel sdmac, 1..64\n"
         "                     (uart at most 32; default 1)\n"
         "  uart, ring: --size is bytes per request / ring bytes, --count rounds / wraps\n"
+        "  --driver PATH.so   run a driver module of your own (exports DriverEntry; an INF\n"
+        "                     next to it is read) instead of the sample driver ...\n"
+        "  --device MODEL     ... on this device model, with its workload: sgdma, uart, ring\n"
+        "                     (--profile, --max-transfer, --max-sg do not apply)\n"
+        "  --verifier         the DMA and KMDF verifier: a finding fails the run\n"
+        "  --faults SPEC      inject faults, e.g. 'dma-error:p=0.01,lost-irq:every=97'\n"
+        "                     (docs/faults.md); requests failed by faults are not errors\n"
+        "  --trace FILE       write a Chrome/Perfetto trace-event JSON timeline to FILE\n"
+        "                     (open in ui.perfetto.dev; 'wdfdma trace FILE --svg OUT.svg')\n");
+}
+
+void cli_print_run_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: wdfdma run [SCENARIO...] [OPTIONS]\n"
+        "       wdfdma run --driver PATH.so --device MODEL [OPTIONS]\n"
+        "\n"
+        "Without SCENARIO, runs the sample scenarios (options given apply to each where\n"
+        "they make sense).\n"
+        "Scenarios:\n");
+    for (unsigned i = 0; cli_scenario_at(i); i++)
+        fprintf(f, "  %-10s %s\n", cli_scenario_at(i)->name, cli_scenario_at(i)->summary);
+    print_options(f);
+    fprintf(f,
         "Exit status: 0 clean, 1 a data mismatch, error or verifier finding, 2 bad usage.\n");
+}
+
+void cli_print_inspect_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: wdfdma inspect [SCENARIO...] [OPTIONS]\n"
+        "       wdfdma inspect --driver PATH.so --device MODEL [OPTIONS]\n"
+        "\n"
+        "Runs like 'wdfdma run' (same scenarios and options), then prints the framework's\n"
+        "DMA enablers, transactions and common buffers as WinDbg's !wdfdmaenabler and\n"
+        "!wdfdmatransaction show them: at the end of each run, before the machine is torn\n"
+        "down, or at a bug check, before the process stops.\n");
+    print_options(f);
+    fprintf(f, "Exit status: as 'wdfdma run'.\n");
 }

@@ -1,9 +1,12 @@
 /*
- * The `wdfdma run` command line: scenarios, options, their ranges and defaults.
+ * The `wdfdma run` / `wdfdma inspect` command line: scenarios, options, their ranges and
+ * defaults.
  *
- * This module is pure parsing: it never creates a machine, so tests compile it alone
- * (tests/test_cli_options.c). It knows every scenario's name and which options it
- * accepts; what a scenario does with them is in its own file (scenario_sgdma.c).
+ * This module is pure parsing: it never creates a machine or opens a file, so tests and
+ * the command-line fuzzer compile it alone (tests/test_cli_options.c,
+ * fuzz/fuzz_cmdline.c). It knows every scenario's name and which options it accepts;
+ * what a scenario does with them is in its own file (scenario_sgdma.c). Checks that need
+ * the library (a fault spec, a driver module, a device model) are run.c's.
  *
  * Every parse error fills a one-line message naming what was wrong and the parse returns
  * CLI_USAGE; the command prints it and exits 2. Nothing is clamped: a value outside its
@@ -77,12 +80,29 @@ typedef enum cli_opt_bit {
     CLI_OPT_JSON = 1u << 11,
     CLI_OPT_BAUD = 1u << 12,
     CLI_OPT_DEVICES = 1u << 13,
+    CLI_OPT_DRIVER = 1u << 14,
+    CLI_OPT_DEVICE = 1u << 15,
+    CLI_OPT_VERIFIER = 1u << 16,
+    CLI_OPT_FAULTS = 1u << 17,
+    CLI_OPT_TRACE = 1u << 18,
 } cli_opt_bit;
+
+/* Options every scenario takes (machine settings and what to record). */
+#define CLI_OPTS_MACHINE                                                                   \
+    (CLI_OPT_MEMORY | CLI_OPT_ENGINE | CLI_OPT_SEED | CLI_OPT_JSON | CLI_OPT_VERIFIER |     \
+     CLI_OPT_FAULTS | CLI_OPT_TRACE)
+/* Options that set the sgdma *sample* driver's registry: meaningless for --driver. */
+#define CLI_OPTS_SAMPLE_DRIVER (CLI_OPT_PROFILE | CLI_OPT_MAX_TRANSFER | CLI_OPT_MAX_SG)
+
+#define CLI_SCENARIOS_MAX 8           /* scenario words on one command line */
 
 /* What `wdfdma run` was asked to do. Fields not named in `given` hold their defaults;
  * a scenario may choose a better default for those (see scenario_sgdma.c). */
 typedef struct cli_run_options {
-    const char *scenario;     /* NULL: run the sample scenarios */
+    const char *scenario;     /* the first scenario named, or the --device model with
+                                 --driver; NULL: run the sample scenarios */
+    const char *scenarios[CLI_SCENARIOS_MAX]; /* every scenario named, in order */
+    unsigned nscenarios;
     unsigned given;           /* cli_opt_bit set for each option on the command line */
     bool help;                /* --help / -h: print usage, exit 0 */
     cli_profile profile;
@@ -99,6 +119,11 @@ typedef struct cli_run_options {
     bool json;
     uint64_t baud;            /* uart line rate; 0 = the scenario's default */
     uint64_t devices;         /* uart / ring devices on the one controller; 0 = 1 */
+    const char *driver;       /* --driver PATH.so: a user's driver module, or NULL */
+    const char *device;       /* --device MODEL: the model it drives (with --driver) */
+    bool verifier;            /* --verifier: the machine's DMA and KMDF verifier */
+    const char *faults;       /* --faults SPEC: a fault plan (faults.h syntax), or NULL */
+    const char *trace;        /* --trace FILE: Chrome/Perfetto trace-event JSON, or NULL */
 } cli_run_options;
 
 /* A scenario as the parser knows it: its name, a one-line summary and its options. */
@@ -115,9 +140,15 @@ const cli_scenario_info *cli_scenario_find(const char *name);
 /* Defaults for every field (scenario NULL, nothing given). */
 void cli_run_options_init(cli_run_options *o);
 
-/* Parse the words after `run`: [SCENARIO] [--option VALUE | --option=VALUE | --json]...
- * Returns 0, or CLI_USAGE with a one-line message in err. */
+/* Parse the words after `run`: [SCENARIO...] [--option VALUE | --option=VALUE | --flag]...
+ * Scenario words may come anywhere an option may. With --driver PATH --device MODEL no
+ * scenario is named: `scenario` is set to MODEL, whose workload runs. Returns 0, or
+ * CLI_USAGE with a one-line message in err. */
 int cli_parse_run(int argc, char **argv, cli_run_options *o, char *err, size_t err_len);
+/* The same for another command taking run's options (`inspect`): `command` names it in
+ * messages ("unknown option '--x' for 'wdfdma inspect'"). */
+int cli_parse_command(const char *command, int argc, char **argv, cli_run_options *o,
+                      char *err, size_t err_len);
 
 /* Merge: every option given in `over` replaces the one in `base` (the sample scenarios
  * take the command line's options on top of their own). */
@@ -138,7 +169,9 @@ const char *cli_engine_name(cli_engine e);
 unsigned cli_profile_addr_bits(cli_profile p);
 bool cli_profile_is_duplex(cli_profile p);
 
-/* The usage text of `wdfdma run`, for --help. */
+/* The usage text of `wdfdma run` (and of `wdfdma inspect`, which takes the same
+ * options), for --help. */
 void cli_print_run_usage(FILE *file);
+void cli_print_inspect_usage(FILE *file);
 
 #endif

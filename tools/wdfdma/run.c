@@ -1,18 +1,24 @@
 /*
- * `wdfdma run [SCENARIO] [OPTIONS]`: the scenario table, the sample scenarios, the
- * readable summary and the JSON report.
+ * `wdfdma run [SCENARIO...] [OPTIONS]` and `wdfdma inspect`: the scenario table, the
+ * sample scenarios, the readable summary and the JSON report.
  *
- * Every scenario's options are checked before anything runs, so a usage error (exit 2)
+ * Every scenario's options are checked before anything runs — including what needs the
+ * library: the fault spec, the driver module, the trace file — so a usage error (exit 2)
  * never comes after a half-finished run.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "options.h"
 #include "run.h"
+#include "session.h"
+#include "wdfdma/faults.h"
 
 /* ---- the scenario table --------------------------------------------------------------- */
 
@@ -51,7 +57,7 @@ typedef struct sample {
     cli_engine engine;
 } sample;
 
-static const sample samples[] = {
+static const sample samples[] = {   /* soak.c keeps its own list of the sim ones */
     {"sgdma", CLI_PROFILE_PACKET, CLI_MEM_SCATTERED, CLI_ENGINE_SIM},
     {"sgdma", CLI_PROFILE_SG, CLI_MEM_SCATTERED, CLI_ENGINE_SIM},
     {"sgdma", CLI_PROFILE_PACKET64, CLI_MEM_SCATTERED, CLI_ENGINE_SIM},
@@ -64,14 +70,19 @@ static const sample samples[] = {
     {"ring", CLI_PROFILE_SG64, CLI_MEM_SCATTERED, CLI_ENGINE_SIM},
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
+#define MAX_RUNS (NSAMPLES > CLI_SCENARIOS_MAX ? NSAMPLES : CLI_SCENARIOS_MAX)
 
-/* The option sets to run: the one asked for, or the samples with the command line's
- * options on top. Returns how many (at most NSAMPLES). */
+/* The option sets to run: the scenarios asked for (each with the command line's
+ * options), or the samples with the command line's options on top. Returns how many (at
+ * most MAX_RUNS). */
 static size_t plan_runs(const cli_run_options *cmd, cli_run_options *runs)
 {
-    if (cmd->scenario) {
-        runs[0] = *cmd;
-        return 1;
+    if (cmd->nscenarios) {
+        for (unsigned i = 0; i < cmd->nscenarios; i++) {
+            runs[i] = *cmd;
+            runs[i].scenario = cmd->scenarios[i];
+        }
+        return cmd->nscenarios;
     }
     for (size_t i = 0; i < NSAMPLES; i++) {
         cli_run_options_init(&runs[i]);
@@ -87,6 +98,8 @@ static size_t plan_runs(const cli_run_options *cmd, cli_run_options *runs)
 /* The DMA profile a result ran with: the system scenarios' drivers choose their own. */
 static const char *result_profile(const cli_result *r)
 {
+    if (r->opt.driver)
+        return r->driver_profile ? r->driver_profile : "none";
     if (strcmp(r->scenario, "uart") == 0)
         return "system-duplex";
     if (strcmp(r->scenario, "ring") == 0)
@@ -119,6 +132,8 @@ double cli_result_utilization(const cli_result *r)
     return r->virtual_ns ? (double)r->busy_ns / (double)r->virtual_ns : 0.0;
 }
 
+/* Requests that faults failed (failed_requests) are expected under a plan: what fails a
+ * run is what a fault may never cause (docs/cli.md, "Faults"). */
 int cli_result_exit_status(const cli_result *r)
 {
     return r->errors || r->data_mismatches || r->verifier_findings ? 1 : 0;
@@ -155,9 +170,15 @@ static void print_header(const cli_result *r)
     fmt_bytes(lo, sizeof(lo), (double)r->size_min);
     fmt_bytes(hi, sizeof(hi), (double)r->size_max);
     printf("%s  profile=%s engine=%s memory=%s addr-bits=%" PRIu64 " direction=%s "
-           "queue-depth=%" PRIu64 " seed=%" PRIu64 "\n", r->scenario, result_profile(r),
+           "queue-depth=%" PRIu64 " seed=%" PRIu64 "%s\n", r->scenario, result_profile(r),
            cli_engine_name(o->engine), cli_memory_name(o->memory), o->addr_bits,
-           cli_direction_name(o->direction), o->queue_depth, o->seed);
+           cli_direction_name(o->direction), o->queue_depth, o->seed,
+           o->verifier ? " verifier=on" : "");
+    if (o->driver)
+        printf("  driver       %s\n", o->driver);
+    if (o->faults)
+        printf("  faults       %s: %" PRIu64 " fired, %" PRIu64 " requests failed by them\n",
+               o->faults, r->faults_fired, r->failed_requests);
     if (o->devices)
         printf("  devices      %" PRIu64 " on one 8-channel sdmac%s\n", o->devices,
                o->baud ? "" : " (looped ring)");
@@ -239,6 +260,11 @@ static void json_result(json_writer *w, const cli_result *r)
         json_member_u64(w, "baud", o->baud);
     if (o->devices)
         json_member_u64(w, "devices", o->devices);
+    json_member_string(w, "driver", o->driver);
+    json_member_bool(w, "verifier", o->verifier);
+    json_member_string(w, "faults", o->faults);
+    json_member_u64(w, "faults_fired", r->faults_fired);
+    json_member_u64(w, "failed_requests", r->failed_requests);
     json_member_bool(w, "passed", cli_result_exit_status(r) == 0);
     json_end_object(w);
 }
@@ -261,6 +287,46 @@ static int usage_error(const char *msg)
     return CLI_USAGE;
 }
 
+/* The driver module must exist, load, and export DriverEntry: a usage error otherwise,
+ * before any machine is built. (Loading runs its constructors; DriverEntry runs later, on
+ * the machine.) */
+static int check_driver_module(const char *path, char *err, size_t err_len)
+{
+    if (access(path, R_OK) != 0) {
+        snprintf(err, err_len, "--driver %s: %s", path, strerror(errno));
+        return CLI_USAGE;
+    }
+    void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        snprintf(err, err_len, "--driver %s: cannot load: %s", path, why ? why : "unknown");
+        return CLI_USAGE;
+    }
+    bool entry = dlsym(h, "DriverEntry") != NULL;
+    dlclose(h);
+    if (!entry) {
+        snprintf(err, err_len, "--driver %s: no DriverEntry (not a KMDF driver module)", path);
+        return CLI_USAGE;
+    }
+    return 0;
+}
+
+/* What only the library can check: the fault spec and the driver module. */
+static int check_command(const cli_run_options *cmd, char *err, size_t err_len)
+{
+    if (cmd->faults) {
+        wdfdma_fault_plan *plan = NULL;
+        if (wdfdma_fault_plan_parse(cmd->faults, &plan) != 0) {
+            snprintf(err, err_len, "--faults: %s", wdfdma_last_error());
+            return CLI_USAGE;
+        }
+        wdfdma_fault_plan_free(plan);
+    }
+    if (cmd->driver)
+        return check_driver_module(cmd->driver, err, err_len);
+    return 0;
+}
+
 /* Check every run's options before running any. */
 static int check_runs(const cli_run_options *runs, size_t n, char *err, size_t err_len)
 {
@@ -277,24 +343,45 @@ static int check_runs(const cli_run_options *runs, size_t n, char *err, size_t e
     return 0;
 }
 
-int cli_run(int argc, char **argv)
+/* A label for the progress bar. */
+static void run_label(const cli_run_options *o, char *buf, size_t len)
+{
+    if (strcmp(o->scenario, "sgdma") == 0 && !o->driver)
+        snprintf(buf, len, "%s %s %s %s", o->scenario, cli_profile_name(o->profile),
+                 cli_memory_name(o->memory), cli_engine_name(o->engine));
+    else
+        snprintf(buf, len, "%s %s", o->scenario, cli_engine_name(o->engine));
+}
+
+/* Parse, check, run and report: `wdfdma run` and `wdfdma inspect`. */
+static int run_command(const char *command, bool inspect, int argc, char **argv)
 {
     char err[CLI_ERR_LEN];
-    cli_run_options cmd, runs[NSAMPLES];
-    cli_result results[NSAMPLES];
-    if (cli_parse_run(argc, argv, &cmd, err, sizeof(err)) != 0)
+    cli_run_options cmd, runs[MAX_RUNS];
+    static cli_result results[MAX_RUNS];
+    if (cli_parse_command(command, argc, argv, &cmd, err, sizeof(err)) != 0)
         return usage_error(err);
     if (cmd.help) {
-        cli_print_run_usage(stdout);
+        if (inspect)
+            cli_print_inspect_usage(stdout);
+        else
+            cli_print_run_usage(stdout);
         return 0;
     }
     size_t n = plan_runs(&cmd, runs);
-    if (check_runs(runs, n, err, sizeof(err)) != 0)
+    if (check_command(&cmd, err, sizeof(err)) != 0 ||
+        check_runs(runs, n, err, sizeof(err)) != 0 ||
+        cli_session_begin(&cmd, inspect, n, err, sizeof(err)) != 0)
         return usage_error(err);
     int status = 0;
     for (size_t i = 0; i < n; i++) {
-        if (impl_find(runs[i].scenario)->run(&runs[i], &results[i], err, sizeof(err)) != 0)
+        char label[96];
+        run_label(&runs[i], label, sizeof(label));
+        cli_session_next_run(i, label);
+        if (impl_find(runs[i].scenario)->run(&runs[i], &results[i], err, sizeof(err)) != 0) {
+            (void)cli_session_end();
             return usage_error(err);
+        }
         if (!cmd.json) {
             print_summary(&results[i]);
             fflush(stdout);
@@ -302,9 +389,22 @@ int cli_run(int argc, char **argv)
         if (cli_result_exit_status(&results[i]))
             status = 1;
     }
+    if (cli_session_end() != 0)
+        status = 1;
     if (cmd.json)
         print_json(results, n);
     else
-        printf("run: %zu scenario%s, %s\n", n, n == 1 ? "" : "s", status ? "FAIL" : "PASS");
+        printf("%s: %zu scenario%s, %s\n", command, n, n == 1 ? "" : "s",
+               status ? "FAIL" : "PASS");
     return status;
+}
+
+int cli_run(int argc, char **argv)
+{
+    return run_command("run", false, argc, argv);
+}
+
+int cli_inspect(int argc, char **argv)
+{
+    return run_command("inspect", true, argc, argv);
 }

@@ -28,7 +28,13 @@ typedef struct cli_result {
     uint64_t trace_hash;         /* the machine's trace hash: same seed, same hash (sim) */
     uint64_t programs;           /* EvtProgramDma calls, when not one per transfer (ring) */
     uint64_t map_registers_peak;
-    uint64_t errors;                 /* failed or short requests, setup/teardown failures */
+    uint64_t errors;                 /* failed or short requests, setup/teardown failures
+                                        (with --faults: only lost, doubly completed or
+                                        unissuable requests and setup failures) */
+    uint64_t failed_requests;        /* with --faults: requests that completed with an
+                                        error status or short, as faults may make them */
+    uint64_t faults_fired;           /* faults the plan injected */
+    const char *driver_profile;      /* --driver: the profile its DMA enabler chose */
     uint64_t data_mismatches;        /* bytes that differ from what they must hold */
     uint64_t verifier_findings;      /* machine reports: verifier, DMA faults, MMIO misses */
     uint64_t wall_ns;                /* host time of the measured requests */
@@ -47,6 +53,12 @@ int cli_check_sgdma(const cli_run_options *opt, char *err, size_t err_len);
 
 /* `wdfdma run ...` (the words after "run"); returns the exit status. */
 int cli_run(int argc, char **argv);
+/* `wdfdma inspect ...`: run, then print the framework's DMA objects. */
+int cli_inspect(int argc, char **argv);
+/* `wdfdma list`, `wdfdma soak`, `wdfdma trace` (list.c, soak.c, tracesvg.c). */
+int cli_list(int argc, char **argv);
+int cli_soak(int argc, char **argv);
+int cli_trace_command(int argc, char **argv);
 
 /* Derived figures. */
 double cli_result_sg_mean(const cli_result *r);

@@ -16,6 +16,15 @@
  * written outside the buffer all show. Each host buffer starts at a varying misalignment
  * inside guard bands that are checked after every request, and a write's source buffer
  * must come back unchanged.
+ *
+ * Faults (--faults). Requests that fail or come back short are what faults do: they
+ * count in failed_requests, not errors, their data is not checked (their guard bands
+ * are) and the workload goes on. What a fault may never cause stays an error: a request
+ * that never completes or completes twice, a wrong byte in a request that succeeded, a
+ * byte written outside a buffer.
+ *
+ * --driver: the same workload with the user's driver on the sgdma model; the sample
+ * driver's registry settings (profile, limits) are not set.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +39,7 @@
 
 #include "machine/internal.h"
 #include "run.h"
+#include "session.h"
 #include "wdfdma/devmodel.h"
 #include "wdfdma/dma.h"
 #include "wdfdma/framework.h"
@@ -159,7 +169,7 @@ static int plan_addr_bits(const cli_run_options *o, sg_plan *p, char *err, size_
                  p->addr_bits);
         return CLI_USAGE;
     }
-    if (p->addr_bits < profile_bits) {
+    if (p->addr_bits < profile_bits && !o->driver) {
         snprintf(err, err_len, "--addr-bits %u cannot drive --profile %s (a 64-bit profile "
                  "needs a 64-bit device)", p->addr_bits, cli_profile_name(o->profile));
         return CLI_USAGE;
@@ -279,6 +289,7 @@ typedef struct sg_req {
     uint8_t *data;
     size_t alloc;
     wdfdma_io *op;
+    bool completed;              /* the completion ran (a second one is an error) */
     int32_t status;              /* filled by the completion */
     size_t information;
 } sg_req;
@@ -306,7 +317,12 @@ typedef struct sg_run {
     bool measuring;
     bool stuck;                  /* requests never completed: their buffers must live on */
     unsigned reports;
-    pthread_mutex_t lock;        /* the completion list, written by completions */
+    bool faults;                 /* a fault plan is in force: failures are expected */
+    uint64_t finished, total;    /* requests done / planned, for the progress bar */
+    uint64_t double_completions;
+    /* The completion list, written by completions. Recursive: the "cancel" fault's hook
+     * holds it while cancelling, and a cancel may complete the request on the spot. */
+    pthread_mutex_t lock;
     pthread_cond_t cond;
     unsigned *done, ndone;
 } sg_run;
@@ -326,7 +342,8 @@ static void report(sg_run *r, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "wdfdma: sgdma (%s): ", cli_profile_name(r->o->profile));
+    fprintf(stderr, "wdfdma: sgdma (%s): ",
+            r->o->driver ? r->o->driver : cli_profile_name(r->o->profile));
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -435,6 +452,12 @@ static void on_done(void *ctx, int32_t status, size_t information)
     sg_req *q = ctx;
     sg_run *r = q->run;
     pthread_mutex_lock(&r->lock);
+    if (q->completed) {
+        r->double_completions++;
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    q->completed = true;
     q->status = status;
     q->information = information;
     r->done[r->ndone++] = q->index;
@@ -501,9 +524,19 @@ static int issue(sg_run *r, sg_req *q, bool write, uint64_t slot, const sg_size_
     uint64_t offset = slot * s->stride;
     q->offset = offset;
     q->busy = true;
+    q->completed = false;
     r->slots[slot].state = SLOT_BUSY;
     int rc = write ? wdfdma_write_async(r->f, q->data, q->size, offset, on_done, q, &q->op)
                    : wdfdma_read_async(r->f, q->data, q->size, offset, on_done, q, &q->op);
+    if (rc != 0 && r->faults) {
+        /* An allocation the plan failed: the request was refused, the slot stays free. */
+        q->busy = false;
+        r->slots[slot].state = SLOT_FREE;
+        r->free_slots[r->nfree++] = slot;
+        r->res->failed_requests++;
+        r->finished++;
+        return 0;
+    }
     if (rc != 0) {
         q->busy = false;
         report(r, "%s of %zu bytes at device offset %#" PRIx64 " could not be issued: %s",
@@ -540,12 +573,15 @@ static void finish(sg_run *r, sg_req *q)
     r->outstanding--;
     sg_slot *slot = &r->slots[q->slot];
     bool ok = q->status >= 0 && q->information == q->size;
-    if (!ok) {
+    if (!ok && r->faults) {
+        r->res->failed_requests++;
+    } else if (!ok) {
         report(r, "%s %" PRIu64 " of %zu B completed with status %#x, %zu bytes",
                q->write ? "write" : "read", q->id, q->size, (unsigned)q->status,
                q->information);
         r->res->errors++;
     }
+    cli_progress(++r->finished, r->total);
     r->res->data_mismatches += check_guards(q);
     if (ok)
         verify_data(r, q);
@@ -670,31 +706,11 @@ static int run_size(sg_run *r, const sg_size_plan *s)
 
 /* ---- the machine ---------------------------------------------------------------------- */
 
-/* The driver: next to the executable (build tree or relocated), where this build put it,
- * or under the install prefix. */
-static int find_driver(char *path, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    const char *dirs[] = {exe, exe, WDFDMA_BUILD_DRIVER_DIR};
-    const char *subdirs[] = {"/drivers", "/../lib/wdfdma/drivers", ""};
-    for (unsigned i = 0; i < 3; i++) {
-        snprintf(path, len, "%s%s/sgdma.so", dirs[i], subdirs[i]);
-        if (access(path, R_OK) == 0)
-            return 0;
-    }
-    fprintf(stderr, "wdfdma: sgdma driver not found (looked in %s/drivers, %s and "
-            "%s/../lib/wdfdma/drivers)\n", exe, WDFDMA_BUILD_DRIVER_DIR, exe);
-    return -1;
-}
-
 static int set_registry(sg_run *r)
 {
     const cli_run_options *o = r->o;
+    if (o->driver)
+        return 0;   /* a user's driver: the sample driver's settings mean nothing to it */
     if (wdfdma_registry_set_ulong(r->m, DEVICE_NAME, "device", "DmaProfile",
                                   (uint32_t)o->profile) != 0)
         return -1;
@@ -709,39 +725,51 @@ static int set_registry(sg_run *r)
     return 0;
 }
 
-/* A bug check ends the run: report it as a failure (exit 1), not as a crash. */
-static void on_bugcheck(void *ctx, const wdfdma_bugcheck *bc)
+/* The "cancel" fault: cancel one of the outstanding requests (`random` picks which). The
+ * lock keeps the request's op valid: its completion cannot be recorded meanwhile. */
+static bool cancel_one(void *ctx, wdfdma_dev *dev, uint64_t random)
 {
-    (void)ctx;
-    fprintf(stderr, "wdfdma: sgdma: bug check %#x stops the run\n", (unsigned)bc->code);
-    fflush(NULL);
-    _exit(1);
+    (void)dev;
+    sg_run *r = ctx;
+    bool cancelled = false;
+    pthread_mutex_lock(&r->lock);
+    unsigned live = 0;
+    for (unsigned i = 0; i < r->nreqs; i++)
+        live += r->reqs[i].busy && !r->reqs[i].completed;
+    if (live > 0) {
+        unsigned pick = (unsigned)(random % live);
+        for (unsigned i = 0; i < r->nreqs; i++) {
+            sg_req *q = &r->reqs[i];
+            if (q->busy && !q->completed && pick-- == 0) {
+                cancelled = wdfdma_cancel(q->op) == 0;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return cancelled;
 }
 
 static int start_machine(sg_run *r)
 {
-    const cli_run_options *o = r->o;
     wdfdma_machine_config c;
-    wdfdma_machine_config_init(&c);
-    c.engine = (wdfdma_engine)o->engine;
-    c.seed = o->seed;
-    c.memory = (wdfdma_mem_policy)o->memory;
+    cli_machine_config(r->o, &c);
     char opts[96], path[PATH_MAX + 64];
     snprintf(opts, sizeof(opts), "addr_bits=%u,mem=%" PRIu64 ",timing=1", r->plan->addr_bits,
              r->plan->mem);
     wdfdma_driver *drv = NULL;
     if (wdfdma_machine_create(&c, &r->m) != 0)
         goto err_machine;
-    wdfdma_machine_set_bugcheck_handler(r->m, on_bugcheck, NULL);
+    cli_machine_created(r->m, "sgdma", r->o);
     if (wdfdma_machine_add_device(r->m, "sgdma", DEVICE_NAME, opts, &r->dev) != 0 ||
         set_registry(r) != 0)
         goto err_machine;
-    if (find_driver(path, sizeof(path)) != 0)
+    if (cli_driver_path(r->o, "sgdma", path, sizeof(path)) != 0)
         return -1;
     if (wdfdma_driver_load(r->m, path, &drv) != 0 || wdfdma_device_bind(r->dev, drv) != 0 ||
         wdfdma_open(r->m, DEVICE_NAME, &r->f) != 0)
         goto err_machine;
-    return 0;
+    return cli_machine_started(r->m, r->o, cancel_one, r);
 
 err_machine:
     fprintf(stderr, "wdfdma: sgdma: %s\n", wdfdma_last_error());
@@ -760,10 +788,17 @@ static int alloc_slots(sg_run *r)
     return r->slots && r->free_slots && r->written ? 0 : -1;
 }
 
-/* Close, count what the machine reported, destroy. */
+/* Count what the machine reported, close, destroy. */
 static void stop_machine(sg_run *r)
 {
-    if (r->f && !r->stuck && wdfdma_close(r->f) != 0) {
+    if (r->double_completions) {
+        report(r, "%" PRIu64 " requests completed more than once", r->double_completions);
+        r->res->errors += r->double_completions;
+    }
+    if (r->m)
+        cli_machine_finishing(r->m, r->res);
+    /* A device a fault pulled out may refuse the close: that is the fault's doing. */
+    if (r->f && !r->stuck && wdfdma_close(r->f) != 0 && !r->faults) {
         report(r, "close: %s", wdfdma_last_error());
         r->res->errors++;
     }
@@ -775,8 +810,6 @@ static void stop_machine(sg_run *r)
     (void)wdfdma_dma_get_stats(r->m, &dma);
     r->res->sg_elements_max = fx.sg_elements_max;
     r->res->map_registers_peak = dma.map_registers_peak;
-    r->res->verifier_findings = mach_findings(r->m);
-    r->res->trace_hash = wdfdma_machine_trace_hash(r->m);
     wdfdma_machine_destroy(r->m);
 }
 
@@ -817,8 +850,15 @@ int cli_run_sgdma(const cli_run_options *o, cli_result *res, char *err, size_t e
         res->errors++;
         return 0;
     }
-    *r = (sg_run){.o = o, .plan = &plan, .res = res, .sim = o->engine == CLI_ENGINE_SIM};
-    pthread_mutex_init(&r->lock, NULL);
+    *r = (sg_run){.o = o, .plan = &plan, .res = res, .sim = o->engine == CLI_ENGINE_SIM,
+                  .faults = cli_faults_on(o)};
+    for (unsigned i = 0; i < plan.nsizes; i++)
+        r->total += 2 * plan.s[i].count;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&r->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     pthread_cond_init(&r->cond, NULL);
     if (alloc_requests(r) != 0 || alloc_slots(r) != 0) {
         fprintf(stderr, "wdfdma: sgdma: out of memory for %u buffers of %" PRIu64 " bytes\n",

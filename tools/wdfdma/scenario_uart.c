@@ -6,6 +6,14 @@
  * line to (2k + 1) mod 8, so up to 4 uarts have channels of their own and more share
  * them. Every uart loops its TX line back to its RX line (loopback=1).
  *
+ * Sharing without deadlock. A channel is granted to one transfer at a time, in request
+ * order, and held until that transfer ends. In loopback a write whose bytes fill the RX
+ * FIFO waits for its read to drain them; if that read waits for a channel held by another
+ * device's blocked write, neither ends (a real circular wait, not a model artefact). So
+ * when uarts share channels their FIFOs hold a whole request: a write then always ends,
+ * its channel always comes back, and every read gets its turn. --size is limited to the
+ * largest FIFO (4 KiB) in that case.
+ *
  * Workload. Each device runs --count rounds; a round posts a read of --size bytes and
  * then a write of the same size (the read first: the RX FIFO holds only --fifo bytes, so
  * the receiver must be draining when the bytes come back). All devices run their rounds
@@ -13,6 +21,10 @@
  *
  * Verification. Every byte encodes the device, the round and its offset; the read must
  * return exactly the bytes written, in order, and nothing past its end (guard bytes).
+ * Under --faults a request that fails or comes back short counts in failed_requests;
+ * only the guard bytes of a failed read are checked, and the rounds go on. The line is a
+ * byte stream: once a fault cut a round short, the bytes it left behind arrive in later
+ * rounds, so from then on that device's data is not compared either (guards still are).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,8 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/uart/uart.h"
 #include "machine/internal.h"
 #include "run.h"
+#include "session.h"
 #include "wdfdma/dma.h"
 #include "wdfdma/framework.h"
 #include "wdfdma/host.h"
@@ -44,6 +58,7 @@
 
 typedef struct uart_io {
     struct uart_run *run;
+    wdfdma_io *op;                 /* valid until done */
     unsigned device;
     int32_t status;
     size_t information;
@@ -55,6 +70,7 @@ typedef struct uart_slot {
     wdfdma_file *f;
     uint8_t *tx, *rx;
     uart_io rd, wr;
+    bool desync;                   /* a fault broke the stream: later rounds are shifted */
 } uart_slot;
 
 typedef struct uart_run {
@@ -66,6 +82,7 @@ typedef struct uart_run {
     uart_slot *slots;
     unsigned pending;
     unsigned reports;
+    bool faults;                   /* a fault plan is in force: failures are expected */
 } uart_run;
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -88,7 +105,21 @@ int cli_check_uart(const cli_run_options *o, char *err, size_t err_len)
                  o->size);
         return CLI_USAGE;
     }
+    if (o->devices > UART_CONTROLLER_CHANNELS / 2 && o->size > UART_MAX_FIFO) {
+        snprintf(err, err_len, "--size %" PRIu64 " with %" PRIu64 " uarts: uarts that share "
+                 "controller channels need a FIFO that holds a whole request (at most %u B)",
+                 o->size, o->devices, UART_MAX_FIFO);
+        return CLI_USAGE;
+    }
     return 0;
+}
+
+/* The RX/TX FIFO depth: the model's default, or a whole request when channels are shared
+ * (see "Sharing without deadlock" above). */
+static unsigned fifo_depth(const uart_run *r)
+{
+    bool shared = r->ndev > UART_CONTROLLER_CHANNELS / 2;
+    return shared && r->size > UART_FIFO ? (unsigned)r->size : UART_FIFO;
 }
 
 /* ---- bytes ----------------------------------------------------------------------------- */
@@ -114,49 +145,19 @@ static void report(uart_run *r, const char *fmt, ...)
 
 /* ---- the machine ----------------------------------------------------------------------- */
 
-static int find_driver(const char *name, char *path, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    const char *dirs[] = {exe, exe, WDFDMA_BUILD_DRIVER_DIR};
-    const char *subdirs[] = {"/drivers", "/../lib/wdfdma/drivers", ""};
-    for (unsigned i = 0; i < 3; i++) {
-        snprintf(path, len, "%s%s/%s.so", dirs[i], subdirs[i], name);
-        if (access(path, R_OK) == 0)
-            return 0;
-    }
-    fprintf(stderr, "wdfdma: %s driver not found\n", name);
-    return -1;
-}
-
-static void on_bugcheck(void *ctx, const wdfdma_bugcheck *bc)
-{
-    (void)ctx;
-    fprintf(stderr, "wdfdma: uart: bug check %#x stops the run\n", (unsigned)bc->code);
-    fflush(NULL);
-    _exit(1);
-}
-
 static int start_machine(uart_run *r, uint64_t baud)
 {
     wdfdma_machine_config c;
-    wdfdma_machine_config_init(&c);
-    c.engine = (wdfdma_engine)r->o->engine;
-    c.seed = r->o->seed;
-    c.memory = (wdfdma_mem_policy)r->o->memory;
+    cli_machine_config(r->o, &c);
     wdfdma_dev *ctrl;
     wdfdma_driver *drv;
     char path[PATH_MAX + 64];
     if (wdfdma_machine_create(&c, &r->m) != 0)
         goto err;
-    wdfdma_machine_set_bugcheck_handler(r->m, on_bugcheck, NULL);
+    cli_machine_created(r->m, "uart", r->o);
     if (wdfdma_machine_add_device(r->m, "sdmac", "dma0", "channels=8", &ctrl) != 0)
         goto err;
-    if (find_driver("uart", path, sizeof(path)) != 0)
+    if (cli_driver_path(r->o, "uart", path, sizeof(path)) != 0)
         return -1;
     if (wdfdma_driver_load(r->m, path, &drv) != 0)
         goto err;
@@ -164,14 +165,14 @@ static int start_machine(uart_run *r, uint64_t baud)
         char name[32], opts[160];
         snprintf(name, sizeof(name), "uart%u", k);
         snprintf(opts, sizeof(opts), "baud=%" PRIu64 ",fifo=%u,loopback=1,tx_channel=%u,"
-                 "rx_channel=%u", baud, UART_FIFO, (2 * k) % UART_CONTROLLER_CHANNELS,
+                 "rx_channel=%u", baud, fifo_depth(r), (2 * k) % UART_CONTROLLER_CHANNELS,
                  (2 * k + 1) % UART_CONTROLLER_CHANNELS);
         if (wdfdma_machine_add_device(r->m, "uart", name, opts, &r->slots[k].dev) != 0 ||
             wdfdma_device_bind(r->slots[k].dev, drv) != 0 ||
             wdfdma_open(r->m, name, &r->slots[k].f) != 0)
             goto err;
     }
-    return 0;
+    return cli_machine_started(r->m, r->o, NULL, NULL);
 err:
     fprintf(stderr, "wdfdma: uart: %s\n", wdfdma_last_error());
     return -1;
@@ -188,6 +189,17 @@ static void on_done(void *ctx, int32_t status, size_t information)
     __atomic_fetch_sub(&io->run->pending, 1, __ATOMIC_RELEASE);
 }
 
+/* A request the I/O manager refused: a fault's doing under a plan, else an error. */
+static void refused(uart_run *r, unsigned k, const char *what)
+{
+    if (r->faults) {
+        r->res->failed_requests++;
+        return;
+    }
+    report(r, "uart%u: %s could not be issued: %s", k, what, wdfdma_last_error());
+    r->res->errors++;
+}
+
 static void issue(uart_run *r, unsigned k, uint64_t round)
 {
     uart_slot *s = &r->slots[k];
@@ -197,16 +209,14 @@ static void issue(uart_run *r, unsigned k, uint64_t round)
     s->rd = (uart_io){.run = r, .device = k};
     s->wr = (uart_io){.run = r, .device = k};
     r->pending += 2;
-    if (wdfdma_read_async(s->f, s->rx, r->size, 0, on_done, &s->rd, NULL) != 0) {
+    if (wdfdma_read_async(s->f, s->rx, r->size, 0, on_done, &s->rd, &s->rd.op) != 0) {
         r->pending -= 2;
-        report(r, "uart%u: read could not be issued: %s", k, wdfdma_last_error());
-        r->res->errors++;
+        refused(r, k, "read");
         return;
     }
-    if (wdfdma_write_async(s->f, s->tx, r->size, 0, on_done, &s->wr, NULL) != 0) {
+    if (wdfdma_write_async(s->f, s->tx, r->size, 0, on_done, &s->wr, &s->wr.op) != 0) {
         r->pending--;
-        report(r, "uart%u: write could not be issued: %s", k, wdfdma_last_error());
-        r->res->errors++;
+        refused(r, k, "write");
     }
 }
 
@@ -224,15 +234,24 @@ static void verify(uart_run *r, unsigned k, uint64_t round)
         else
             r->res->reads++;
         if (ios[i]->status < 0 || ios[i]->information != r->size) {
+            if (r->faults) {
+                r->res->failed_requests++;
+                continue;
+            }
             report(r, "uart%u round %" PRIu64 ": %s ended with status %#x after %zu of %zu "
                    "bytes", k, round, i ? "read" : "write", (unsigned)ios[i]->status,
                    ios[i]->information, r->size);
             r->res->errors++;
         }
     }
+    /* The data of a round that faults broke is not checked; its guard bytes are. */
+    bool data_ok = s->rd.done && s->wr.done && s->rd.status >= 0 && s->wr.status >= 0 &&
+                   s->rd.information == r->size && s->wr.information == r->size;
+    if (r->faults && !data_ok)
+        s->desync = true;
     uint64_t bad = 0;
     size_t first = 0;
-    for (size_t i = 0; i < r->size + UART_GUARD; i++) {
+    for (size_t i = s->desync ? r->size : 0; i < r->size + UART_GUARD; i++) {
         uint8_t want = i < r->size ? uart_byte(k, round, i) : 0xEE;
         if (s->rx[i] != want && bad++ == 0)
             first = i;
@@ -244,13 +263,34 @@ static void verify(uart_run *r, unsigned k, uint64_t round)
     }
 }
 
+/* Under faults a read can wait for bytes a failed write never sent, as a serial read
+ * waits forever on a silent line: when the machine has nothing left to do, cancel what
+ * is outstanding, as an application's timeout would. The requests must then complete
+ * (cancelled); one that does not is a hang. */
+static void cancel_round(uart_run *r)
+{
+    for (unsigned k = 0; k < r->ndev; k++) {
+        uart_slot *s = &r->slots[k];
+        if (s->rd.op && !s->rd.done)
+            (void)wdfdma_cancel(s->rd.op);
+        if (s->wr.op && !s->wr.done)
+            (void)wdfdma_cancel(s->wr.op);
+    }
+}
+
 /* Run the machine until every request of the round completed. */
 static int wait_round(uart_run *r)
 {
     if (r->o->engine == CLI_ENGINE_SIM) {
-        while (__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) > 0)
-            if (!wdfdma_machine_step(r->m))
+        bool cancelled = false;
+        while (__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) > 0) {
+            if (wdfdma_machine_step(r->m))
+                continue;
+            if (!r->faults || cancelled)
                 return -1;
+            cancel_round(r);
+            cancelled = true;
+        }
         return 0;
     }
     for (unsigned waited = 0; __atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) > 0; waited++) {
@@ -273,6 +313,7 @@ static int run_rounds(uart_run *r, uint64_t count)
         }
         for (unsigned k = 0; k < r->ndev; k++)
             verify(r, k, round);
+        cli_progress(round + 1, count);
     }
     return 0;
 }
@@ -313,21 +354,21 @@ static void collect(uart_run *r, uint64_t wall0, uint64_t now0, const wdfdma_mac
 
 static void stop_machine(uart_run *r)
 {
+    if (r->m)
+        cli_machine_finishing(r->m, r->res);
+    /* A device a fault pulled out may refuse the close: that is the fault's doing. */
     for (unsigned k = 0; k < r->ndev; k++)
-        if (r->slots[k].f && wdfdma_close(r->slots[k].f) != 0)
+        if (r->slots[k].f && wdfdma_close(r->slots[k].f) != 0 && !r->faults)
             r->res->errors++;
-    if (r->m) {
-        r->res->verifier_findings = mach_findings(r->m);
-        r->res->trace_hash = wdfdma_machine_trace_hash(r->m);
+    if (r->m)
         wdfdma_machine_destroy(r->m);
-    }
 }
 
 int cli_run_uart(const cli_run_options *o, cli_result *res, char *err, size_t err_len)
 {
     if (cli_check_uart(o, err, err_len) != 0)
         return CLI_USAGE;
-    uart_run r = {.o = o, .res = res};
+    uart_run r = {.o = o, .res = res, .faults = cli_faults_on(o)};
     memset(res, 0, sizeof(*res));
     res->scenario = "uart";
     res->opt = *o;
