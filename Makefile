@@ -5,12 +5,15 @@ CC ?= cc
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench install clean test-asan test-tsan
+.PHONY: all deps deps-clang build run test bench install clean test-asan test-tsan fuzz-smoke
 
 all: build
 
 deps:
 	@bash scripts/deps.sh
+
+deps-clang:
+	@bash scripts/deps.sh --clang
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
@@ -30,11 +33,18 @@ bench: build
 install: build
 	cmake --install $(BUILD)
 
-test-asan:
+test-asan: deps-clang
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_C_COMPILER=clang -DWDFDMA_SANITIZE=address,undefined"
 
-test-tsan:
+test-tsan: deps-clang
 	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DCMAKE_C_COMPILER=clang -DWDFDMA_SANITIZE=thread"
+
+# libFuzzer targets (fuzz/): build them and run each for a bounded time.
+fuzz-smoke: deps-clang
+	bash fuzz/build.sh
+	bash fuzz/run_smoke.sh $(FUZZ_SECONDS)
+
+FUZZ_SECONDS ?= 20
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -169,8 +169,9 @@ static BOOLEAN TdrvEvtProgramDma(WDFDMATRANSACTION Transaction, WDFDEVICE Device
         r->length = WdfDmaTransactionGetCurrentDmaTransferLength(Transaction);
         r->elements = SgList->NumberOfElements;
         r->direction = Direction;
-        r->in_execute = tdrv.in_execute;
-        r->in_completed = tdrv.in_completed;
+        /* Atomic reads: the host thread moves these while callbacks run on processors. */
+        r->in_execute = InterlockedCompareExchange(&tdrv.in_execute, 0, 0);
+        r->in_completed = InterlockedCompareExchange(&tdrv.in_completed, 0, 0);
         r->irql = KeGetCurrentIrql();
         r->transaction = Transaction;
         r->sg_bytes = 0;
@@ -182,10 +183,11 @@ static BOOLEAN TdrvEvtProgramDma(WDFDMATRANSACTION Transaction, WDFDEVICE Device
             }
         }
     }
-    if (c != NULL) {
+    /* The context is a channel only when the rig drives the hardware; other tests pass
+     * their own context (it is the driver's to interpret). */
+    if (c != NULL && tdrv.cfg.hw) {
         c->active = Transaction;
-        if (tdrv.cfg.hw)
-            tdrv_program_hw(c, Direction, offset, SgList);
+        tdrv_program_hw(c, Direction, offset, SgList);
     }
     if (tdrv.program_hook != NULL)
         tdrv.program_hook(Transaction, Direction, SgList);

@@ -182,7 +182,7 @@ static void sdrv_log(sdrv_xact *x, sdrv_ev kind, DMA_COMPLETION_STATUS status)
     r->in_program = x->in_program;
     r->in_done = x->in_done;
     r->in_cfg = x->in_cfg;
-    r->test_depth = sdrv.test_depth;
+    r->test_depth = InterlockedCompareExchange(&sdrv.test_depth, 0, 0);   /* host moves it */
     r->length = WdfDmaTransactionGetCurrentDmaTransferLength(x->tr);
     r->transferred = WdfDmaTransactionGetBytesTransferred(x->tr);
 }

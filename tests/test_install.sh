@@ -14,6 +14,13 @@ set -u
 BUILD=$(cd "${1:?usage: test_install.sh BUILD_DIR SOURCE_DIR}" && pwd)
 SRC=$(cd "${2:?usage: test_install.sh BUILD_DIR SOURCE_DIR}" && pwd)
 CC=${CC:-cc}
+# A sanitizer build's library needs its runtime in every program that links it: build the
+# out-of-tree programs the same way (an installed release build needs nothing extra).
+SAN=$(sed -n 's/^WDFDMA_SANITIZE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+if [ -n "$SAN" ]; then
+    CC=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+    CC="$CC -fsanitize=$SAN"
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wdfdma-install.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -103,7 +103,10 @@ static void run_cancel_and_rearm(wdfdma_engine engine)
     KeFlushQueuedDpcs();
     assert_int_equal(t.runs, 0);
     assert_false(KeSetTimer(&timer, near, &dpc));
-    sleep_ms(20);
+    /* Wait for the expiry itself (bounded), not a fixed time: a loaded host may run the
+     * threads engine's timer late, never early. */
+    for (int i = 0; i < 5000 && __atomic_load_n(&t.runs, __ATOMIC_SEQ_CST) == 0; i++)
+        sleep_ms(1);
     KeFlushQueuedDpcs();
     assert_int_equal(t.runs, 1);
     wdfdma_machine_destroy(m);

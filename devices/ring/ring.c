@@ -34,7 +34,7 @@ typedef struct ring {
     uint32_t control;
     uint32_t sticky;
     uint32_t thresh;
-    uint64_t xruns;
+    _Atomic uint64_t xruns;        /* host-visible (ring_xruns): atomic like the counters above */
 
     uint8_t fifo[RING_MAX_FIFO];
     uint32_t head, level;
@@ -99,7 +99,7 @@ static uint8_t fifo_pop(ring *r)
 static void ring_playback_frame(ring *r)
 {
     if (r->level < r->frame) {
-        r->xruns++;
+        atomic_fetch_add_explicit(&r->xruns, 1, memory_order_relaxed);
         r->sticky |= RING_ST_XRUN;
         wdfdma_dev_trace(r->dev, "ring.underrun", r->frames, r->level);
         return;
@@ -114,7 +114,7 @@ static void ring_capture_frame(ring *r)
     uint64_t base = atomic_load_explicit(&r->stream, memory_order_relaxed);
     atomic_store_explicit(&r->stream, base + r->frame, memory_order_relaxed);
     if (r->depth - r->level < r->frame) {
-        r->xruns++;
+        atomic_fetch_add_explicit(&r->xruns, 1, memory_order_relaxed);
         r->sticky |= RING_ST_XRUN;
         wdfdma_dev_trace(r->dev, "ring.overrun", r->frames, r->level);
         return;
@@ -220,7 +220,7 @@ static uint64_t ring_mmio_read(wdfdma_dev *dev, unsigned region, uint64_t offset
     case RING_REG_FRAMES:
         return (uint32_t)r->frames;
     case RING_REG_XRUNS:
-        return (uint32_t)r->xruns;
+        return (uint32_t)atomic_load_explicit(&r->xruns, memory_order_relaxed);
     default:
         return 0;
     }
@@ -293,7 +293,7 @@ uint64_t ring_stream_bytes(wdfdma_dev *dev)
 uint64_t ring_xruns(wdfdma_dev *dev)
 {
     ring *r = host_ring(dev);
-    return r == NULL ? 0 : r->xruns;
+    return r == NULL ? 0 : atomic_load_explicit(&r->xruns, memory_order_relaxed);
 }
 
 uint32_t ring_request_line(wdfdma_dev *dev)
@@ -312,7 +312,7 @@ static void ring_reset(wdfdma_dev *dev)
     r->control = 0;
     r->sticky = 0;
     r->thresh = r->opt_thresh;
-    r->xruns = 0;
+    atomic_store_explicit(&r->xruns, 0, memory_order_relaxed);
     r->head = 0;
     r->level = 0;
     r->frames = 0;

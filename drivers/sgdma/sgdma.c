@@ -27,6 +27,50 @@ Abstract:
              done. When the last transfer of a transaction is done, the DPC completes the
              transaction and its request.
 
+    RECOVERY Real hardware loses interrupts, hangs and disappears. A request whose
+             completion waits for one interrupt would then never complete, and with it
+             neither a sleep nor a removal could finish. Three paths can therefore end
+             a transfer, and for each transfer exactly one does:
+
+               - EvtInterruptDpc, when the interrupt reports that the chain ended;
+               - the channel's watchdog, a WDFTIMER armed with every doorbell, once the
+                 transfer is overdue: if the channel says the chain ended, only the
+                 interrupt was lost, and the watchdog completes the transfer exactly as
+                 the DPC would; if the chain still runs (or never started), the channel
+                 is hung: the watchdog aborts and resets it and fails the request with
+                 STATUS_IO_TIMEOUT; if the registers read all ones, the device is gone;
+               - EvtIoStop, when the device is surprise-removed (registers read all
+                 ones: STATUS_NO_SUCH_DEVICE) or its queues are purged for removal
+                 (STATUS_DEVICE_REMOVED) while the request is in DMA: its interrupt will
+                 never come, and the framework waits for the request.
+
+             Each path first claims the transfer under the interrupt lock: it must find
+             the channel Busy (a chain is on the hardware and nobody claimed it) and
+             not Completing, and it clears Busy, so whoever comes second finds nothing
+             to do. The claim lasts while the claimer is inside the framework's
+             DmaCompleted* and Release (Completing): DmaCompleted may stage the next
+             transfer before it returns, whose doorbell makes the channel Busy again.
+             An interrupt or a removal for that next transfer arriving meanwhile is
+             left for the claimer, which hands it on when it lets go.
+
+             The watchdog is cancelled without waiting (WdfTimerStop(FALSE) from the
+             DPC, at DISPATCH_LEVEL), so an expiry may still run after the transfer it
+             was armed for completed, while the next one is in flight. Each doorbell
+             therefore opens a new generation of the channel, with its own Deadline
+             (Generation numbers them, for debug output and crash dumps), and the
+             watchdog acts only on the generation in flight, when that generation is
+             unclaimed and past its own deadline; a stale expiry re-arms for the rest of
+             the generation in flight, or finds nothing in flight and leaves.
+
+                      EvtProgramDma: doorbell, Generation++, Deadline, watchdog armed
+                 idle ----------------------------------------------------> in flight (Busy)
+                  ^                                                             |
+                  |     claim under the interrupt lock (Busy = FALSE,           |
+                  |     Completing = TRUE) by exactly one of: the DPC, the      |
+                  |     watchdog (overdue), EvtIoStop (removal)                 v
+                  +---- SgdmaReleaseClaim: the transaction ended ---------- completing
+                        (or its next transfer is in flight: Busy again)
+
 Environment:
 
     Kernel mode
@@ -44,6 +88,24 @@ Environment:
 #pragma alloc_text(PAGE, SgdmaEvtDevicePrepareHardware)
 #pragma alloc_text(PAGE, SgdmaEvtDeviceReleaseHardware)
 #endif
+
+static VOID
+SgdmaChannelDone(
+    _In_ PSGDMA_CHANNEL Channel,
+    _In_ BOOLEAN ErrorSeen
+    );
+
+static VOID
+SgdmaEndTransaction(
+    _In_ PSGDMA_CHANNEL Channel,
+    _In_ NTSTATUS Status
+    );
+
+//
+// Code that must run with the interrupt lock held says so: WdfInterruptAcquireLock
+// raises to the interrupt's DIRQL, above DISPATCH_LEVEL.
+//
+#define SGDMA_ASSERT_INTERRUPT_LOCK_HELD() NT_ASSERT(KeGetCurrentIrql() > DISPATCH_LEVEL)
 
 //
 // ---- Register access ---------------------------------------------------------------------
@@ -84,6 +146,137 @@ SgdmaWriteChannel(
     )
 {
     SgdmaWriteRegister(Channel->DevExt, SGDMA_CH_BASE(Channel->Index) + Register, Value);
+}
+
+//
+// A channel's STATUS, or SGDMA_REGISTER_GONE when there is no device to ask: it was
+// surprise-removed (reads float high) or its registers are no longer mapped
+// (EvtDeviceReleaseHardware ran). Caller holds the interrupt lock, which also orders this
+// against ReleaseHardware unmapping the registers.
+//
+static ULONG
+SgdmaReadChannelStatus(
+    _In_ PSGDMA_CHANNEL Channel
+    )
+{
+    SGDMA_ASSERT_INTERRUPT_LOCK_HELD();
+
+    if (Channel->DevExt->Registers == NULL) {
+        return SGDMA_REGISTER_GONE;
+    }
+    return SgdmaReadChannel(Channel, SGDMA_CH_STATUS);
+}
+
+//
+// Did the chain of the last doorbell end, by the channel's own account? START clears
+// STATUS, so its DONE and error bits describe that chain and no earlier one, unlike
+// INT_STATUS bits, which may be left over from a transfer that was already completed.
+//
+static BOOLEAN
+SgdmaChainEnded(
+    _In_ ULONG ChannelStatus
+    )
+{
+    return ChannelStatus != SGDMA_REGISTER_GONE &&
+           (ChannelStatus & SGDMA_STATUS_BUSY) == 0 &&
+           (ChannelStatus & (SGDMA_STATUS_DONE | SGDMA_STATUS_ERRORS)) != 0;
+}
+
+//
+// Acknowledge the channel's interrupt status as the ISR would, and forget what the ISR
+// saved for it: the transfer it reports is being completed by the caller, and a DPC must
+// not take it for the next transfer's. Caller holds the interrupt lock.
+//
+static VOID
+SgdmaAcknowledgeChannel(
+    _In_ PSGDMA_CHANNEL Channel
+    )
+{
+    PDEVICE_EXTENSION devExt = Channel->DevExt;
+
+    SGDMA_ASSERT_INTERRUPT_LOCK_HELD();
+
+    SgdmaWriteRegister(devExt, SGDMA_REG_INT_STATUS, SGDMA_INT_CHANNEL(Channel->Index));
+    devExt->SavedIntStatus &= ~SGDMA_INT_CHANNEL(Channel->Index);
+}
+
+//
+// Stop a channel now (data sheet: ABORT, then RESET). ABORT ends the chain at once: the
+// descriptor in progress is neither transferred nor written back, no interrupt is raised
+// and the channel's interrupt events still in their latency window are dropped, so the
+// descriptors show exactly what moved. RESET returns the channel's registers to their
+// reset values, so nothing of the dead chain survives into the next START. Caller holds
+// the interrupt lock and has seen the device present.
+//
+static VOID
+SgdmaStopChannel(
+    _In_ PSGDMA_CHANNEL Channel
+    )
+{
+    SGDMA_ASSERT_INTERRUPT_LOCK_HELD();
+
+    SgdmaWriteChannel(Channel, SGDMA_CH_CTRL, SGDMA_CTRL_ABORT);
+    SgdmaWriteChannel(Channel, SGDMA_CH_CTRL, SGDMA_CTRL_RESET);
+    SgdmaAcknowledgeChannel(Channel);
+}
+
+//
+// Claim the transfer in flight for completion, if nobody has (see "Recovery" above).
+// From a successful claim until SgdmaReleaseClaim, the caller alone may complete, abort
+// or end the channel's transaction. Caller holds the interrupt lock.
+//
+static BOOLEAN
+SgdmaClaimTransfer(
+    _In_ PSGDMA_CHANNEL Channel
+    )
+{
+    SGDMA_ASSERT_INTERRUPT_LOCK_HELD();
+    NT_ASSERT(!Channel->Busy || Channel->Request != NULL);
+
+    if (!Channel->Busy || Channel->Completing) {
+        return FALSE;
+    }
+    Channel->Busy = FALSE;
+    Channel->Completing = TRUE;
+    return TRUE;
+}
+
+//
+// The claimer is done with the transaction: either it ended (TransactionEnded: released,
+// its request about to be completed) or the framework staged its next transfer, which may
+// already be in flight. What arrived for that next transfer while the claim was held was
+// left alone, and is handed on now: its interrupt to a new DPC, a removal's StopStatus to
+// the watchdog, armed to expire at once.
+//
+static VOID
+SgdmaReleaseClaim(
+    _In_ PSGDMA_CHANNEL Channel,
+    _In_ BOOLEAN TransactionEnded
+    )
+{
+    PDEVICE_EXTENSION devExt = Channel->DevExt;
+    BOOLEAN queueDpc = FALSE;
+    BOOLEAN expireNow = FALSE;
+
+    WdfInterruptAcquireLock(devExt->Interrupt);
+    NT_ASSERT(Channel->Completing);
+    Channel->Completing = FALSE;
+    if (TransactionEnded) {
+        NT_ASSERT(!Channel->Busy);
+        Channel->Request = NULL;
+        Channel->StopStatus = STATUS_SUCCESS;
+    } else if (Channel->Busy) {
+        queueDpc = (devExt->SavedIntStatus & SGDMA_INT_CHANNEL(Channel->Index)) != 0;
+        expireNow = Channel->StopStatus != STATUS_SUCCESS;
+    }
+    WdfInterruptReleaseLock(devExt->Interrupt);
+
+    if (queueDpc) {
+        (VOID)WdfInterruptQueueDpcForIsr(devExt->Interrupt);
+    }
+    if (expireNow) {
+        (VOID)WdfTimerStart(Channel->Watchdog, WDF_REL_TIMEOUT_IN_US(SGDMA_WATCHDOG_NOW_US));
+    }
 }
 
 //
@@ -170,6 +363,9 @@ SgdmaQuerySetting(
 //   MaximumSgElements      descriptors per transfer; 0 or absent = as many as a
 //                          MaximumTransferLength transfer can span
 //   DmaVersion             0 (framework's choice) or 3 (WdmDmaVersionOverride)
+//   TransferTimeoutMs      the transfer watchdog's timeout in milliseconds; 0 or absent =
+//                          computed from each transfer's length (SGDMA_WATCHDOG_*), which
+//                          suits the device at its data-sheet speeds
 // Out-of-range values are reported and replaced by the default.
 //
 static VOID
@@ -181,9 +377,10 @@ SgdmaReadDeviceSettings(
     DECLARE_CONST_UNICODE_STRING(maxTransferName, L"MaximumTransferLength");
     DECLARE_CONST_UNICODE_STRING(maxSgName, L"MaximumSgElements");
     DECLARE_CONST_UNICODE_STRING(versionName, L"DmaVersion");
+    DECLARE_CONST_UNICODE_STRING(timeoutName, L"TransferTimeoutMs");
     WDFKEY key = NULL;
     NTSTATUS status;
-    ULONG profile, maxTransfer, maxSg, version;
+    ULONG profile, maxTransfer, maxSg, version, timeoutMs;
 
     PAGED_CODE();
 
@@ -201,6 +398,7 @@ SgdmaReadDeviceSettings(
     maxTransfer = SgdmaQuerySetting(key, &maxTransferName, SGDMA_DEFAULT_MAX_TRANSFER);
     maxSg = SgdmaQuerySetting(key, &maxSgName, 0);
     version = SgdmaQuerySetting(key, &versionName, 0);
+    timeoutMs = SgdmaQuerySetting(key, &timeoutName, 0);
 
     if (key != NULL) {
         WdfRegistryClose(key);
@@ -222,11 +420,16 @@ SgdmaReadDeviceSettings(
         KdPrint(("SGDMA: DmaVersion %u is neither 0 nor 3\n", version));
         version = 0;
     }
+    if (timeoutMs > SGDMA_MAX_TRANSFER_TIMEOUT_MS) {
+        KdPrint(("SGDMA: TransferTimeoutMs %u is out of range\n", timeoutMs));
+        timeoutMs = 0;
+    }
 
     DevExt->Profile = (WDF_DMA_PROFILE)profile;
     DevExt->MaximumTransferLength = maxTransfer;
     DevExt->MaximumSgElements = maxSg;
     DevExt->DmaVersion = version;
+    DevExt->TransferTimeoutMs = timeoutMs;
 
     //
     // The 32-bit profiles hand the driver only addresses below 4 GiB (the framework
@@ -455,6 +658,43 @@ SgdmaCreateInterrupt(
                               &DevExt->Interrupt);
 }
 
+//
+// One watchdog per channel (see "Recovery" above), a child of the device so the framework
+// deletes it with the device, after waiting for a running expiry. It needs no
+// AutomaticSerialization: it synchronizes with the ISR, the DPC and EvtIoStop through
+// the interrupt lock, the one lock all of them can take.
+//
+static NTSTATUS
+SgdmaCreateWatchdogs(
+    _In_ PDEVICE_EXTENSION DevExt
+    )
+{
+    WDF_TIMER_CONFIG timerConfig;
+    WDF_OBJECT_ATTRIBUTES attributes;
+    NTSTATUS status;
+    ULONG i;
+
+    PAGED_CODE();
+
+    for (i = 0; i < SGDMA_CHANNEL_COUNT; i++) {
+        PSGDMA_CHANNEL channel = &DevExt->Channel[i];
+
+        WDF_TIMER_CONFIG_INIT(&timerConfig, SgdmaEvtWatchdogTimer);
+        timerConfig.AutomaticSerialization = FALSE;
+
+        WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(&attributes, WATCHDOG_CONTEXT);
+        attributes.ParentObject = DevExt->Device;
+
+        status = WdfTimerCreate(&timerConfig, &attributes, &channel->Watchdog);
+        if (!NT_SUCCESS(status)) {
+            KdPrint(("SGDMA: WdfTimerCreate failed 0x%x\n", status));
+            return status;
+        }
+        SgdmaGetWatchdogContext(channel->Watchdog)->Channel = channel;
+    }
+    return STATUS_SUCCESS;
+}
+
 _Use_decl_annotations_
 NTSTATUS
 SgdmaEvtDeviceAdd(
@@ -516,8 +756,10 @@ SgdmaEvtDeviceAdd(
     status = SgdmaCreateInterrupt(devExt);
     if (!NT_SUCCESS(status)) {
         KdPrint(("SGDMA: WdfInterruptCreate failed 0x%x\n", status));
+        return status;
     }
-    return status;
+
+    return SgdmaCreateWatchdogs(devExt);
 }
 
 //
@@ -600,9 +842,17 @@ SgdmaEvtDeviceReleaseHardware(
     UNREFERENCED_PARAMETER(ResourcesTranslated);
     PAGED_CODE();
 
+    //
+    // Forget the mapping under the interrupt lock, which every register reader that can
+    // still run (EvtIoStop purging after a surprise removal) holds while it reads.
+    //
     if (devExt->Registers != NULL) {
-        MmUnmapIoSpace(devExt->Registers, devExt->RegistersLength);
+        PUCHAR registers = devExt->Registers;
+
+        WdfInterruptAcquireLock(devExt->Interrupt);
         devExt->Registers = NULL;
+        WdfInterruptReleaseLock(devExt->Interrupt);
+        MmUnmapIoSpace(registers, devExt->RegistersLength);
     }
     return STATUS_SUCCESS;
 }
@@ -666,7 +916,12 @@ SgdmaEvtDmaEnablerFill(
 
         RtlZeroMemory(channel->RingVa, WdfCommonBufferGetLength(channel->RingBuffer));
         channel->DescriptorsInUse = 0;
+
+        WdfInterruptAcquireLock(devExt->Interrupt);
         channel->Busy = FALSE;
+        channel->Completing = FALSE;
+        channel->StopStatus = STATUS_SUCCESS;
+        WdfInterruptReleaseLock(devExt->Interrupt);
     }
     return STATUS_SUCCESS;
 }
@@ -707,7 +962,11 @@ SgdmaEvtDmaEnablerSelfManagedIoStart(
 //
 // SelfManagedIoStop: the power-managed queues have stopped and their DMA requests have
 // completed, so no chain should be running. Abort any that is, so the device never
-// touches host memory after power-down begins.
+// touches host memory after power-down begins. The watchdogs are stopped here, waiting
+// for an expiry in progress: nothing can arm them again until a doorbell, and none
+// rings before the next power-up, so no expiry touches the device while it is in Dx or
+// after its registers are unmapped. A surprise-removed device reads all ones: there is
+// nothing left to abort.
 //
 _Use_decl_annotations_
 NTSTATUS
@@ -720,8 +979,12 @@ SgdmaEvtDmaEnablerSelfManagedIoStop(
 
     for (i = 0; i < SGDMA_CHANNEL_COUNT; i++) {
         PSGDMA_CHANNEL channel = &devExt->Channel[i];
+        ULONG status;
 
-        if (SgdmaReadChannel(channel, SGDMA_CH_STATUS) & SGDMA_STATUS_BUSY) {
+        (VOID)WdfTimerStop(channel->Watchdog, TRUE);
+
+        status = SgdmaReadChannel(channel, SGDMA_CH_STATUS);
+        if (status != SGDMA_REGISTER_GONE && (status & SGDMA_STATUS_BUSY)) {
             KdPrint(("SGDMA: channel %u still busy at power-down, aborting\n", i));
             SgdmaWriteChannel(channel, SGDMA_CH_CTRL, SGDMA_CTRL_ABORT);
         }
@@ -765,9 +1028,26 @@ SgdmaEvtDmaEnablerFlush(
 //
 
 //
+// Record which request owns the channel's transaction (NULL: none), under the interrupt
+// lock, where EvtIoStop looks for it.
+//
+static VOID
+SgdmaSetChannelRequest(
+    _In_ PSGDMA_CHANNEL Channel,
+    _In_opt_ WDFREQUEST Request
+    )
+{
+    WdfInterruptAcquireLock(Channel->DevExt->Interrupt);
+    Channel->Request = Request;
+    Channel->StopStatus = STATUS_SUCCESS;
+    WdfInterruptReleaseLock(Channel->DevExt->Interrupt);
+}
+
+//
 // Start the channel's transaction for Request at device-memory Offset. On success the
-// request belongs to the transaction until the DPC completes it (the framework may even
-// have called EvtProgramDma already); on failure the request is completed here.
+// request belongs to the transaction until the DPC, the watchdog or EvtIoStop completes
+// it (the framework may even have called EvtProgramDma already); on failure the request
+// is completed here.
 //
 static VOID
 SgdmaStartDma(
@@ -806,12 +1086,15 @@ SgdmaStartDma(
 
     //
     // Execute maps the first transfer and calls EvtProgramDma, possibly before it
-    // returns. Once it succeeds the DPC owns the request: do not touch it again here.
+    // returns. Once it succeeds the completion paths own the request: do not touch it
+    // again here.
     //
+    SgdmaSetChannelRequest(Channel, Request);
     status = WdfDmaTransactionExecute(Channel->Transaction, Channel);
     if (!NT_SUCCESS(status)) {
         KdPrint(("SGDMA: WdfDmaTransactionExecute failed 0x%x\n", status));
         WdfDmaTransactionRelease(Channel->Transaction);
+        SgdmaSetChannelRequest(Channel, NULL);
         WdfRequestComplete(Request, status);
     }
 }
@@ -931,11 +1214,31 @@ SgdmaEvtIoDeviceControlDma(
 }
 
 //
-// Power-down or removal while a request is here. A request in DMA cannot be given back:
-// the engine owns its buffer until the transfer ends, which takes microseconds, and the
-// DPC then completes it; the framework waits for that. A request not yet handed to the
-// hardware is acknowledged: requeued on suspend so it runs after power-up, kept
-// completing on purge (removal) where it is not requeued.
+// Power-down or removal while a request is here.
+//
+// A power-down (WdfRequestStopActionSuspend) with the device present: a request in DMA
+// cannot be given back, as the engine owns its buffer until the transfer ends, which
+// takes microseconds; the DPC (or, if its interrupt is lost, the watchdog) then
+// completes it, and the framework waits for that.
+//
+// Surprise removal: the device is gone mid-transfer. Its registers read all ones, it
+// raises no more interrupts, and its DMA goes nowhere. The framework powers it down
+// (EvtIoStop with Suspend), calls EvtDeviceD0Exit and EvtDeviceReleaseHardware, and
+// purges the queues (EvtIoStop with Purge); each step waits until the driver owns no
+// request. A request in DMA would wait for an interrupt that never comes, so it is
+// ended here at once, with the bytes its descriptors show moved and
+// STATUS_NO_SUCH_DEVICE. A purge that still finds a request in DMA on a present device
+// stops the channel and ends the request with STATUS_DEVICE_REMOVED: the device is going
+// away, and no request may outlive it.
+//
+// Ending it means claiming the transfer like the DPC and the watchdog do, so the three
+// never complete it twice. If it cannot be claimed now, because its claimer is still
+// inside DmaCompleted* (which may be starting the next transfer) or the framework has not
+// programmed a transfer yet, StopStatus asks for the end: the claimer (on letting go) or
+// EvtProgramDma arms the watchdog to expire at once, and the watchdog ends it.
+//
+// A request not handed to the hardware is acknowledged: requeued on suspend so it runs
+// after power-up, kept completing on purge (removal) where it is not requeued.
 //
 _Use_decl_annotations_
 VOID
@@ -946,15 +1249,47 @@ SgdmaEvtIoStop(
     )
 {
     PDEVICE_EXTENSION devExt = SgdmaGetDeviceContext(WdfIoQueueGetDevice(Queue));
+    PSGDMA_CHANNEL channel = NULL;
+    NTSTATUS endStatus = STATUS_SUCCESS;
+    BOOLEAN claimed = FALSE;
+    ULONG hwStatus;
     ULONG i;
 
+    WdfInterruptAcquireLock(devExt->Interrupt);
     for (i = 0; i < SGDMA_CHANNEL_COUNT; i++) {
-        if (WdfDmaTransactionGetRequest(devExt->Channel[i].Transaction) == Request) {
-            return;
+        if (devExt->Channel[i].Request == Request) {
+            channel = &devExt->Channel[i];
         }
     }
-    WdfRequestStopAcknowledge(Request, (ActionFlags & WdfRequestStopActionSuspend) ? TRUE
-                                                                                    : FALSE);
+    if (channel != NULL) {
+        hwStatus = SgdmaReadChannelStatus(channel);
+        if (hwStatus == SGDMA_REGISTER_GONE) {
+            endStatus = STATUS_NO_SUCH_DEVICE;
+        } else if (ActionFlags & WdfRequestStopActionPurge) {
+            endStatus = STATUS_DEVICE_REMOVED;
+        }
+        if (!NT_SUCCESS(endStatus)) {
+            claimed = SgdmaClaimTransfer(channel);
+            if (!claimed) {
+                channel->StopStatus = endStatus;
+            } else if (hwStatus != SGDMA_REGISTER_GONE) {
+                SgdmaStopChannel(channel);
+            }
+        }
+    }
+    WdfInterruptReleaseLock(devExt->Interrupt);
+
+    if (channel == NULL) {
+        WdfRequestStopAcknowledge(Request, (ActionFlags & WdfRequestStopActionSuspend)
+                                               ? TRUE : FALSE);
+        return;
+    }
+    if (claimed) {
+        KdPrint(("SGDMA: channel %u: ending the request in DMA, 0x%x\n", channel->Index,
+                 endStatus));
+        (VOID)WdfTimerStop(channel->Watchdog, FALSE);
+        SgdmaEndTransaction(channel, endStatus);
+    }
 }
 
 //
@@ -1002,10 +1337,30 @@ SgdmaFillDescriptor32(
 }
 
 //
-// Turn the scatter/gather list into a descriptor chain, then ring the doorbell. The
-// device-memory offset of this transfer is the request's offset plus what earlier
-// transfers of the transaction already moved (GetBytesTransferred is exactly that
-// while EvtProgramDma runs).
+// How long the transfer may take before the watchdog steps in, in microseconds: the
+// registry's TransferTimeoutMs, or the formula documented with SGDMA_WATCHDOG_* in
+// sgdma.h (a base for interrupt and scheduling latency, plus the time to move Length
+// bytes and Descriptors descriptors on a device 250 times slower than its data sheet).
+//
+static ULONGLONG
+SgdmaTransferTimeoutUs(
+    _In_ PDEVICE_EXTENSION DevExt,
+    _In_ ULONGLONG Length,
+    _In_ ULONG Descriptors
+    )
+{
+    if (DevExt->TransferTimeoutMs != 0) {
+        return (ULONGLONG)DevExt->TransferTimeoutMs * 1000;
+    }
+    return SGDMA_WATCHDOG_BASE_US + Length / SGDMA_WATCHDOG_BYTES_PER_US +
+           (ULONGLONG)Descriptors * SGDMA_WATCHDOG_DESCRIPTOR_US;
+}
+
+//
+// Turn the scatter/gather list into a descriptor chain, then ring the doorbell and arm
+// the channel's watchdog. The device-memory offset of this transfer is the request's
+// offset plus what earlier transfers of the transaction already moved
+// (GetBytesTransferred is exactly that while EvtProgramDma runs).
 //
 _Use_decl_annotations_
 BOOLEAN
@@ -1020,6 +1375,9 @@ SgdmaEvtProgramDma(
     PSGDMA_CHANNEL channel = (PSGDMA_CHANNEL)Context;
     PDEVICE_EXTENSION devExt = SgdmaGetDeviceContext(Device);
     ULONG64 deviceOffset;
+    ULONGLONG length = 0;
+    ULONGLONG timeoutUs;
+    BOOLEAN stopping;
     ULONG control;
     ULONG flags;
     ULONG i;
@@ -1039,8 +1397,10 @@ SgdmaEvtProgramDma(
             SgdmaFillDescriptor32(channel, i, element, (ULONG)deviceOffset, flags);
         }
         deviceOffset += element->Length;
+        length += element->Length;
     }
     channel->DescriptorsInUse = SgList->NumberOfElements;
+    timeoutUs = SgdmaTransferTimeoutUs(devExt, length, SgList->NumberOfElements);
 
     //
     // The descriptors must be in memory before the device can fetch them.
@@ -1053,15 +1413,30 @@ SgdmaEvtProgramDma(
     }
 
     //
-    // Under the interrupt lock, so the ISR and DPC see Busy and the doorbell together.
+    // Under the interrupt lock, so the ISR, the DPC and the watchdog see the new
+    // generation, its deadline and the doorbell together. If a removal already asked
+    // for the request (StopStatus), the chain is not started: the watchdog, armed to
+    // expire at once, ends the transaction with nothing moved.
     //
     WdfInterruptAcquireLock(devExt->Interrupt);
+    channel->Generation++;
     channel->Busy = TRUE;
-    SgdmaWriteChannel(channel, SGDMA_CH_DESC_LO, channel->RingLa.LowPart);
-    SgdmaWriteChannel(channel, SGDMA_CH_DESC_HI, (ULONG)channel->RingLa.HighPart);
-    SgdmaWriteChannel(channel, SGDMA_CH_CTRL, control);
+    channel->Deadline = KeQueryInterruptTime() + timeoutUs * 10;
+    stopping = (channel->StopStatus != STATUS_SUCCESS) ? TRUE : FALSE;
+    if (!stopping) {
+        SgdmaWriteChannel(channel, SGDMA_CH_DESC_LO, channel->RingLa.LowPart);
+        SgdmaWriteChannel(channel, SGDMA_CH_DESC_HI, (ULONG)channel->RingLa.HighPart);
+        SgdmaWriteChannel(channel, SGDMA_CH_CTRL, control);
+    }
     WdfInterruptReleaseLock(devExt->Interrupt);
 
+    //
+    // Armed after the doorbell, outside the lock (WdfTimerStart runs at <= DISPATCH_LEVEL,
+    // the lock holds DIRQL). The transfer may even have been completed by now; the
+    // expiry then finds nothing in flight, or a later generation not yet overdue.
+    //
+    (VOID)WdfTimerStart(channel->Watchdog,
+                        WDF_REL_TIMEOUT_IN_US(stopping ? SGDMA_WATCHDOG_NOW_US : timeoutUs));
     return TRUE;
 }
 
@@ -1144,8 +1519,9 @@ SgdmaBytesMoved(
 
 //
 // Complete the transaction in KMDF's order: take the request and the byte count while the
-// transaction still holds them, release the transaction (ready for the next request),
-// then complete the request.
+// transaction still holds them, release the transaction (ready for the next request), let
+// go of the claim, then complete the request. Caller claimed the transfer, and the
+// framework declared the transaction finished (a DmaCompleted* call returned TRUE).
 //
 static VOID
 SgdmaCompleteTransaction(
@@ -1160,18 +1536,42 @@ SgdmaCompleteTransaction(
     bytes = WdfDmaTransactionGetBytesTransferred(Channel->Transaction);
 
     WdfDmaTransactionRelease(Channel->Transaction);
+    SgdmaReleaseClaim(Channel, TRUE);
     WdfRequestCompleteWithInformation(request, Status, bytes);
+}
+
+//
+// End the whole transaction now, whatever remains of it: a hung channel (the caller
+// stopped it), a removal, a device that is gone. What the descriptors show moved is
+// recorded with DmaCompletedFinal, then the request completes with Status. Caller claimed
+// the transfer.
+//
+static VOID
+SgdmaEndTransaction(
+    _In_ PSGDMA_CHANNEL Channel,
+    _In_ NTSTATUS Status
+    )
+{
+    size_t length = WdfDmaTransactionGetCurrentDmaTransferLength(Channel->Transaction);
+    NTSTATUS finalStatus;
+    BOOLEAN descriptorError;
+    size_t moved;
+
+    moved = SgdmaBytesMoved(Channel, length, &descriptorError);
+    (VOID)WdfDmaTransactionDmaCompletedFinal(Channel->Transaction, moved, &finalStatus);
+    SgdmaCompleteTransaction(Channel, Status);
 }
 
 //
 // One channel's chain ended. Report the transfer to the framework; it either stages the
 // next transfer of the transaction (EvtProgramDma runs inside the DmaCompleted* call and
-// the call returns FALSE) or declares the transaction finished (TRUE).
+// the call returns FALSE) or declares the transaction finished (TRUE). Caller claimed the
+// transfer; the claim is released here.
 //
 static VOID
 SgdmaChannelDone(
     _In_ PSGDMA_CHANNEL Channel,
-    _In_ BOOLEAN ErrorInterrupt
+    _In_ BOOLEAN ErrorSeen
     )
 {
     WDFDMATRANSACTION transaction = Channel->Transaction;
@@ -1183,7 +1583,7 @@ SgdmaChannelDone(
 
     moved = SgdmaBytesMoved(Channel, length, &descriptorError);
 
-    if (ErrorInterrupt || descriptorError) {
+    if (ErrorSeen || descriptorError) {
         //
         // The chain stopped on an error: record what did move and end the transaction.
         //
@@ -1210,13 +1610,22 @@ SgdmaChannelDone(
 
     if (finished) {
         SgdmaCompleteTransaction(Channel, status);
+    } else {
+        SgdmaReleaseClaim(Channel, FALSE);
     }
 }
 
 //
 // At DISPATCH_LEVEL: take the status the ISR saved (under the interrupt lock, as the ISR
-// may be adding to it on another processor) and finish every channel it names. Status
-// for a channel that is not running (a duplicate or late interrupt) is ignored.
+// may be adding to it on another processor) and finish every channel it names.
+//
+// The saved bits say that some chain of the channel ended, not which: a late or
+// duplicate interrupt may belong to a transfer the watchdog already completed. The
+// channel's own STATUS tells whether the chain in flight ended (SgdmaChainEnded); if it
+// still runs, the bits are stale and dropped. Bits for a channel nobody waits on are
+// dropped too. Bits for a channel whose claimer is still completing the previous transfer
+// stay saved: the claimer queues the DPC again when it lets go. A device that reads all
+// ones is gone: its transaction ends now, as no interrupt will follow.
 //
 _Use_decl_annotations_
 VOID
@@ -1226,27 +1635,130 @@ SgdmaEvtInterruptDpc(
     )
 {
     PDEVICE_EXTENSION devExt = SgdmaGetDeviceContext(WdfInterruptGetDevice(Interrupt));
-    ULONG saved;
     ULONG i;
 
     UNREFERENCED_PARAMETER(AssociatedObject);
 
     for (i = 0; i < SGDMA_CHANNEL_COUNT; i++) {
         PSGDMA_CHANNEL channel = &devExt->Channel[i];
-        BOOLEAN running;
+        NTSTATUS endStatus = STATUS_SUCCESS;
+        BOOLEAN claimed = FALSE;
+        ULONG hwStatus = 0;
+        ULONG saved;
 
         WdfInterruptAcquireLock(Interrupt);
         saved = devExt->SavedIntStatus & SGDMA_INT_CHANNEL(i);
-        devExt->SavedIntStatus &= ~SGDMA_INT_CHANNEL(i);
-        running = channel->Busy && saved != 0;
-        if (running) {
-            channel->Busy = FALSE;
+        if (saved != 0 && !(channel->Busy && channel->Completing)) {
+            devExt->SavedIntStatus &= ~SGDMA_INT_CHANNEL(i);
+            if (channel->Busy) {
+                hwStatus = SgdmaReadChannelStatus(channel);
+                if (hwStatus == SGDMA_REGISTER_GONE) {
+                    endStatus = STATUS_NO_SUCH_DEVICE;
+                    claimed = SgdmaClaimTransfer(channel);
+                } else if (SgdmaChainEnded(hwStatus)) {
+                    claimed = SgdmaClaimTransfer(channel);
+                }
+            }
         }
         WdfInterruptReleaseLock(Interrupt);
 
-        if (running) {
-            SgdmaChannelDone(channel, (saved & SGDMA_INT_ERROR(i)) ? TRUE : FALSE);
+        if (!claimed) {
+            continue;
         }
+
+        //
+        // The transfer's watchdog is no longer needed. Not waiting (DISPATCH_LEVEL): an
+        // expiry already under way finds the transfer claimed and does nothing.
+        //
+        (VOID)WdfTimerStop(channel->Watchdog, FALSE);
+
+        if (!NT_SUCCESS(endStatus)) {
+            SgdmaEndTransaction(channel, endStatus);
+        } else {
+            SgdmaChannelDone(channel, ((saved & SGDMA_INT_ERROR(i)) ||
+                                       (hwStatus & SGDMA_STATUS_ERRORS)) ? TRUE : FALSE);
+        }
+    }
+}
+
+//
+// The watchdog expired, at DISPATCH_LEVEL (see "Recovery" at the top). Under the
+// interrupt lock it decides whether the channel's transfer is really overdue and what
+// became of it:
+//
+//   nothing in flight          a stale expiry: the transfer it was armed for completed
+//   claimer still completing   look again shortly (a removal may be waiting for it)
+//   in flight, not yet due     a stale expiry during a later generation: re-arm for the
+//                              rest of that generation's time
+//   registers read all ones    the device is gone: end with STATUS_NO_SUCH_DEVICE
+//   removal asked (StopStatus) stop the channel, end with that status
+//   chain ended (DONE/error)   only the interrupt was lost: acknowledge the status the
+//                              ISR never saw and complete the transfer as the DPC would
+//   chain still running        hung: stop the channel (ABORT, RESET), end the
+//                              transaction with what moved, STATUS_IO_TIMEOUT
+//
+// The decision and the claim happen under one hold of the lock, so the DPC and EvtIoStop
+// either completed the transfer before (the watchdog finds nothing) or find it claimed.
+//
+_Use_decl_annotations_
+VOID
+SgdmaEvtWatchdogTimer(
+    WDFTIMER Timer
+    )
+{
+    PSGDMA_CHANNEL channel = SgdmaGetWatchdogContext(Timer)->Channel;
+    PDEVICE_EXTENSION devExt = channel->DevExt;
+    NTSTATUS endStatus = STATUS_SUCCESS;
+    ULONGLONG rearmUs = 0;
+    ULONGLONG now;
+    BOOLEAN claimed = FALSE;
+    ULONG generation = 0;
+    ULONG hwStatus = 0;
+
+    WdfInterruptAcquireLock(devExt->Interrupt);
+    if (channel->Busy) {
+        now = KeQueryInterruptTime();
+        generation = channel->Generation;
+        if (channel->Completing) {
+            rearmUs = SGDMA_WATCHDOG_RETRY_US;
+        } else if (channel->StopStatus == STATUS_SUCCESS && now < channel->Deadline) {
+            rearmUs = (channel->Deadline - now + 9) / 10;
+        } else {
+            hwStatus = SgdmaReadChannelStatus(channel);
+            if (hwStatus == SGDMA_REGISTER_GONE) {
+                endStatus = STATUS_NO_SUCH_DEVICE;
+            } else if (channel->StopStatus != STATUS_SUCCESS) {
+                endStatus = channel->StopStatus;
+                SgdmaStopChannel(channel);
+            } else if (SgdmaChainEnded(hwStatus)) {
+                SgdmaAcknowledgeChannel(channel);
+            } else {
+                endStatus = STATUS_IO_TIMEOUT;
+                SgdmaStopChannel(channel);
+            }
+            claimed = SgdmaClaimTransfer(channel);
+            NT_ASSERT(claimed);
+        }
+    }
+    WdfInterruptReleaseLock(devExt->Interrupt);
+
+    DBG_UNREFERENCED_LOCAL_VARIABLE(generation);
+
+    if (rearmUs != 0) {
+        (VOID)WdfTimerStart(Timer, WDF_REL_TIMEOUT_IN_US(rearmUs));
+    }
+    if (!claimed) {
+        return;
+    }
+
+    if (NT_SUCCESS(endStatus)) {
+        KdPrint(("SGDMA: channel %u transfer %u: interrupt lost, completing it\n",
+                 channel->Index, generation));
+        SgdmaChannelDone(channel, (hwStatus & SGDMA_STATUS_ERRORS) ? TRUE : FALSE);
+    } else {
+        KdPrint(("SGDMA: channel %u transfer %u: ending it, status 0x%x (channel 0x%x)\n",
+                 channel->Index, generation, endStatus, hwStatus));
+        SgdmaEndTransaction(channel, endStatus);
     }
 }
 

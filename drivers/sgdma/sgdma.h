@@ -85,8 +85,22 @@ typedef struct _SGDMA_MEMORY_ACCESS {
 #define SGDMA_CTRL_IE               0x08    // raise INT_STATUS bits for this channel
 #define SGDMA_CTRL_RESET            0x10    // stop and reset this channel
 
-#define SGDMA_STATUS_BUSY           0x01
+#define SGDMA_STATUS_BUSY           0x01    // read-only: a chain is running
+#define SGDMA_STATUS_DONE           0x02    // chain ended normally (LAST or short)
+#define SGDMA_STATUS_ERR_DMA        0x04
+#define SGDMA_STATUS_ERR_DESC       0x08
+#define SGDMA_STATUS_ERR_RANGE      0x10
+#define SGDMA_STATUS_ABORTED        0x20    // stopped by SGDMA_CTRL_ABORT
+#define SGDMA_STATUS_ERRORS         (SGDMA_STATUS_ERR_DMA | SGDMA_STATUS_ERR_DESC | \
+                                     SGDMA_STATUS_ERR_RANGE)
 #define SGDMA_STATUS_W1C            0x3E
+
+//
+// A PCI read from a device that is no longer there completes with all ones. No register
+// of this device reads 0xFFFFFFFF while it is present (STATUS has reserved bits), so the
+// value means "surprise-removed" wherever the driver reads it.
+//
+#define SGDMA_REGISTER_GONE         0xFFFFFFFF
 
 //
 // Channel 0 moves host memory to device memory, channel 1 the other way.
@@ -145,8 +159,34 @@ C_ASSERT(sizeof(SGDMA_DESCRIPTOR32) == 16);
 #define SGDMA_MAX_SG_ELEMENTS_LIMIT     4096
 
 //
-// One DMA channel: the reused transaction of its direction and the descriptor ring the
-// device walks. Sequential queues guarantee at most one transaction per channel at a time.
+// The transfer watchdog (see "Recovery" at the top of sgdma.c). A transfer is overdue
+//
+//   SGDMA_WATCHDOG_BASE_US + length / SGDMA_WATCHDOG_BYTES_PER_US
+//                          + descriptors * SGDMA_WATCHDOG_DESCRIPTOR_US
+//
+// microseconds after its doorbell, unless the registry's TransferTimeoutMs (1..
+// SGDMA_MAX_TRANSFER_TIMEOUT_MS) fixes the timeout instead. The data sheet's defaults are
+// 4 GB/s, 200 ns per descriptor and 1 us interrupt latency: the formula assumes a device
+// 250 times slower, and the base covers interrupt latency (a "late" interrupt is 100 us
+// late), DPC and timer scheduling with plenty to spare. A default 64 KiB transfer of 17
+// descriptors is overdue after 20 + 4.1 + 0.85 = ~25 ms; a 16 MiB one after ~1.1 s. A
+// device configured to run slower than 16 MB/s needs TransferTimeoutMs.
+//
+#define SGDMA_WATCHDOG_BASE_US          20000
+#define SGDMA_WATCHDOG_BYTES_PER_US     16
+#define SGDMA_WATCHDOG_DESCRIPTOR_US    50
+#define SGDMA_WATCHDOG_RETRY_US         1000    // another path holds the channel: look again
+#define SGDMA_WATCHDOG_NOW_US           1       // a removal is pending: act at once
+#define SGDMA_MAX_TRANSFER_TIMEOUT_MS   600000
+
+//
+// One DMA channel: the reused transaction of its direction, the descriptor ring the
+// device walks and the watchdog of the transfer in flight. Sequential queues guarantee at
+// most one transaction per channel at a time.
+//
+// The fields below "interrupt lock" decide who completes a transfer: the DPC, the
+// watchdog and EvtIoStop each claim it under WdfInterruptAcquireLock, and only one can
+// (see "Recovery" at the top of sgdma.c).
 //
 typedef struct _SGDMA_CHANNEL {
     ULONG Index;                        // SGDMA_CHANNEL_*
@@ -158,8 +198,17 @@ typedef struct _SGDMA_CHANNEL {
     ULONG RingEntries;
     ULONG DescriptorsInUse;             // of the transfer in progress
     ULONG64 RequestOffset;              // device-memory offset of the current request
-    BOOLEAN Busy;                       // a chain is running (guarded by the interrupt lock)
+    WDFTIMER Watchdog;                  // armed by each doorbell, parent: the device
     struct _DEVICE_EXTENSION *DevExt;
+
+    // Guarded by the interrupt lock
+    WDFREQUEST Request;                 // owns Transaction, from StartDma to completion
+    BOOLEAN Busy;                       // a chain is on the hardware, nobody claimed it yet
+    BOOLEAN Completing;                 // its claimer is still inside DmaCompleted* /
+                                        // Release (which may start the next transfer)
+    ULONG Generation;                   // counts doorbells: identifies the transfer
+    ULONGLONG Deadline;                 // interrupt time (100 ns) the transfer is overdue
+    NTSTATUS StopStatus;                // removal asked to end the request (else SUCCESS)
 } SGDMA_CHANNEL, *PSGDMA_CHANNEL;
 
 typedef struct _DEVICE_EXTENSION {
@@ -177,6 +226,7 @@ typedef struct _DEVICE_EXTENSION {
     size_t MaximumTransferLength;
     ULONG MaximumSgElements;            // 0: not configured
     ULONG DmaVersion;                   // 0 or 3
+    ULONG TransferTimeoutMs;            // 0: computed per transfer (SGDMA_WATCHDOG_*)
 
     // Framework objects
     WDFQUEUE ReadQueue;
@@ -203,6 +253,15 @@ typedef struct _ENABLER_CONTEXT {
 WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(ENABLER_CONTEXT, SgdmaGetEnablerContext);
 
 //
+// Each channel's watchdog timer knows its channel.
+//
+typedef struct _WATCHDOG_CONTEXT {
+    PSGDMA_CHANNEL Channel;
+} WATCHDOG_CONTEXT, *PWATCHDOG_CONTEXT;
+
+WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(WATCHDOG_CONTEXT, SgdmaGetWatchdogContext);
+
+//
 // ---- Callbacks -------------------------------------------------------------------------------
 //
 DRIVER_INITIALIZE DriverEntry;
@@ -226,6 +285,8 @@ EVT_WDF_INTERRUPT_ISR SgdmaEvtInterruptIsr;
 EVT_WDF_INTERRUPT_DPC SgdmaEvtInterruptDpc;
 EVT_WDF_INTERRUPT_ENABLE SgdmaEvtInterruptEnable;
 EVT_WDF_INTERRUPT_DISABLE SgdmaEvtInterruptDisable;
+
+EVT_WDF_TIMER SgdmaEvtWatchdogTimer;
 
 EVT_WDF_DMA_ENABLER_FILL SgdmaEvtDmaEnablerFill;
 EVT_WDF_DMA_ENABLER_FLUSH SgdmaEvtDmaEnablerFlush;

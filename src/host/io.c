@@ -195,6 +195,18 @@ static int simple_irp(wdfdma_file *f, UCHAR major, int32_t *status)
     return submit(f, &p, NULL, NULL, NULL, status, NULL);
 }
 
+/* The file's memory: its cached ops, its lock, itself. */
+static void file_free(wdfdma_file *f)
+{
+    while (f->free_ops != NULL) {
+        wdfdma_io *op = f->free_ops;
+        f->free_ops = op->next_free;
+        free(op);
+    }
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}
+
 int wdfdma_open(wdfdma_machine *m, const char *name, wdfdma_file **out)
 {
     if (out == NULL)
@@ -226,8 +238,7 @@ int wdfdma_open(wdfdma_machine *m, const char *name, wdfdma_file **out)
                         (unsigned)status);
     if (rc != 0) {
         fx_object_dereference(&dev->obj);
-        pthread_mutex_destroy(&f->lock);
-        free(f);
+        file_free(f);
         return rc;
     }
     *out = f;
@@ -253,13 +264,7 @@ int wdfdma_close(wdfdma_file *f)
     if (rc != 0)
         return rc;
     fx_object_dereference(&f->dev->obj);
-    while (f->free_ops != NULL) {
-        wdfdma_io *op = f->free_ops;
-        f->free_ops = op->next_free;
-        free(op);
-    }
-    pthread_mutex_destroy(&f->lock);
-    free(f);
+    file_free(f);
     return 0;
 }
 
