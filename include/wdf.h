@@ -11,8 +11,8 @@
  *    WDK instead inlines a call through WdfFunctions[] passing WdfDriverGlobals.
  *  - WDF_STRUCTURE_SIZE is always sizeof: this framework implements exactly 1.33.
  *  - Context-type records are weak, hidden definitions instead of __declspec(selectany).
- * Headers for USB, WMI, child lists, I/O targets, registry, strings, collections, DPC
- * objects and file objects are not provided.
+ * Headers for USB, WMI, child lists, I/O targets, registry, strings, collections and DPC
+ * objects are not provided.
  */
 #ifndef _WDF_H_
 #define _WDF_H_
@@ -59,5 +59,6 @@
 #include "wdfbugcodes.h"
 #include "wdfroletypes.h"
 #include "wdfregistry.h"
+#include "wdffileobject.h"
 
 #endif /* _WDF_H_ */

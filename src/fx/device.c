@@ -260,6 +260,30 @@ NTSTATUS WdfDeviceInitAssignName(PWDFDEVICE_INIT DeviceInit, PCUNICODE_STRING De
     return STATUS_SUCCESS;
 }
 
+/* KMDF (fxdeviceinitapi.cpp) validates the Size, the attributes (no parent), the
+ * AutoForwardCleanupClose tri-state and the class (CanBeOptional only with a class that
+ * creates file objects); a bad configuration is a verifier break and is ignored whole. */
+static const char *file_config_error(const WDF_FILEOBJECT_CONFIG *c,
+                                     const WDF_OBJECT_ATTRIBUTES *a)
+{
+    if (c->Size != sizeof(WDF_FILEOBJECT_CONFIG))
+        return "FileObjectConfig->Size is not sizeof(WDF_FILEOBJECT_CONFIG)";
+    if (a != NULL && a->Size != sizeof(WDF_OBJECT_ATTRIBUTES))
+        return "FileObjectAttributes->Size is not sizeof(WDF_OBJECT_ATTRIBUTES)";
+    if (a != NULL && a->ParentObject != NULL)
+        return "FileObjectAttributes->ParentObject must be NULL (the device is the parent)";
+    if (c->AutoForwardCleanupClose != WdfFalse && c->AutoForwardCleanupClose != WdfTrue &&
+        c->AutoForwardCleanupClose != WdfUseDefault)
+        return "AutoForwardCleanupClose is not a WDF_TRI_STATE";
+    ULONG cls = (ULONG)c->FileObjectClass & ~(ULONG)WdfFileObjectCanBeOptional;
+    if (cls == WdfFileObjectInvalid || cls > WdfFileObjectWdfCannotUseFsContexts)
+        return "FileObjectClass is out of range";
+    if (cls == WdfFileObjectNotRequired &&
+        ((ULONG)c->FileObjectClass & (ULONG)WdfFileObjectCanBeOptional) != 0)
+        return "WdfFileObjectCanBeOptional needs a class that creates file objects";
+    return NULL;
+}
+
 VOID WdfDeviceInitSetFileObjectConfig(PWDFDEVICE_INIT DeviceInit,
                                       PWDF_FILEOBJECT_CONFIG FileObjectConfig,
                                       PWDF_OBJECT_ATTRIBUTES FileObjectAttributes)
@@ -267,9 +291,9 @@ VOID WdfDeviceInitSetFileObjectConfig(PWDFDEVICE_INIT DeviceInit,
     fx_check_required(FileObjectConfig, "WdfDeviceInitSetFileObjectConfig", "FileObjectConfig");
     if (!init_usable(DeviceInit, "WdfDeviceInitSetFileObjectConfig"))
         return;
-    if (FileObjectConfig->Size != sizeof(WDF_FILEOBJECT_CONFIG)) {
-        fx_verifier_break("WdfDeviceInitSetFileObjectConfig", "Size %u, expected %zu; ignored",
-                          FileObjectConfig->Size, sizeof(WDF_FILEOBJECT_CONFIG));
+    const char *error = file_config_error(FileObjectConfig, FileObjectAttributes);
+    if (error != NULL) {
+        fx_verifier_break("WdfDeviceInitSetFileObjectConfig", "%s; ignored", error);
         return;
     }
     DeviceInit->file_config = *FileObjectConfig;
@@ -395,7 +419,13 @@ NTSTATUS WdfDeviceCreate(PWDFDEVICE_INIT *DeviceInit, PWDF_OBJECT_ATTRIBUTES Dev
     InitializeListHead(&dev->queues);
     InitializeListHead(&dev->interrupts);
     InitializeListHead(&dev->power_participants);
+    InitializeListHead(&dev->files);
     fx_sync_lock_init(&dev->sync, o->execution_level == WdfExecutionLevelPassive);
+    status = fx_file_device_init(dev);
+    if (!NT_SUCCESS(status)) {
+        fx_object_delete(o);
+        return status;
+    }
     dev->pnp_state = FX_PNP_ADDED;
     /* KMDF's initial device power state: the first D0Entry reports D3Final. */
     dev->power_state = WdfPowerDeviceD3Final;

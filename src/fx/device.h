@@ -142,6 +142,12 @@ typedef struct fx_device {
     bool has_file_config;
     WDF_OBJECT_ATTRIBUTES file_attributes;
     bool has_file_attributes;
+    /* fileobject.c: set by fx_file_device_init (WdfDeviceCreate), then read-only */
+    WDF_FILEOBJECT_CLASS file_class;     /* WdfFileObjectNotRequired: no WDFFILEOBJECTs */
+    WDF_SYNCHRONIZATION_SCOPE file_scope; /* resolved: None or Device */
+    fx_sync_lock *file_lock;             /* serialises the file callbacks, or NULL */
+    struct fx_queue *create_queue;       /* holds creates presented to EvtDeviceFileCreate */
+    LIST_ENTRY files;                    /* fileobject.c: every WDFFILEOBJECT (dev->lock) */
     PFN_WDF_IO_IN_CALLER_CONTEXT io_in_caller_context;
     fx_sync_lock sync;                   /* device-scope callback lock */
     volatile uintptr_t log_lock;         /* machine spin lock word: guards the log ring */
@@ -234,6 +240,24 @@ void fx_io_power_down(fx_device *dev);
 void fx_io_purge(fx_device *dev);
 /* The IRP_MJ_* dispatch routine the framework installs in the driver object. */
 NTSTATUS fx_io_dispatch(PDEVICE_OBJECT device, PIRP irp);
+
+/* ---- file objects (fileobject.c; KMDF FxPkgGeneral and FxFileObject) ----------------- */
+/* WdfDeviceCreate: resolve the file callbacks' constraints from WDFDEVICE_INIT's file
+ * object configuration and create what the create path needs. A failure fails
+ * WdfDeviceCreate (STATUS_INVALID_DEVICE_REQUEST for a synchronization scope the file
+ * callbacks cannot use, as KMDF's ConfigureConstraints). */
+NTSTATUS fx_file_device_init(fx_device *dev);
+/* fx_io_dispatch's handling of IRP_MJ_CREATE, IRP_MJ_CLEANUP and IRP_MJ_CLOSE at
+ * PASSIVE_LEVEL. `create_queue` is the driver's queue for creates
+ * (WdfDeviceConfigureRequestDispatching), or NULL. Completes the IRP or returns
+ * STATUS_PENDING after handing it to the driver. */
+NTSTATUS fx_file_dispatch(fx_device *dev, struct fx_queue *create_queue, PIRP irp);
+/* A create request is being completed with `status` (request.c): a failed create deletes
+ * the WDFFILEOBJECT, since no cleanup or close will follow. */
+void fx_file_create_completed(fx_device *dev, PIRP irp, NTSTATUS status);
+/* The WDFFILEOBJECT of the IRP's FILE_OBJECT, or NULL (none configured, none in the IRP,
+ * or already deleted). Any IRQL <= DISPATCH_LEVEL. */
+WDFFILEOBJECT fx_file_of_irp(fx_device *dev, PIRP irp);
 
 /* ---- interrupts, implemented by interrupt.c, called by devicepnp.c ------------------ */
 /* Connect every interrupt of the device and call EvtInterruptEnable (D0 entry);

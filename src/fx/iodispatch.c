@@ -2,9 +2,9 @@
  * The framework's IRP dispatch routine (KMDF FxPkgIo / FxPkgGeneral): an IRP becomes a
  * WDFREQUEST and goes to the queue configured for its type, or to the default queue.
  *
- *  - IRP_MJ_CREATE goes to a queue only if the driver routed it there with
- *    WdfDeviceConfigureRequestDispatching; otherwise the framework succeeds it, as it
- *    does IRP_MJ_CLEANUP and IRP_MJ_CLOSE (no file-object callbacks in this model).
+ *  - IRP_MJ_CREATE, IRP_MJ_CLEANUP and IRP_MJ_CLOSE belong to the file-object code
+ *    (fileobject.c): a create goes to the queue the driver routed creates to with
+ *    WdfDeviceConfigureRequestDispatching, else to EvtDeviceFileCreate, else succeeds.
  *  - No queue for the type: STATUS_INVALID_DEVICE_REQUEST.
  *  - Zero-length reads and writes are completed with STATUS_SUCCESS unless the queue set
  *    AllowZeroLengthRequests.
@@ -94,11 +94,10 @@ NTSTATUS fx_io_dispatch(PDEVICE_OBJECT device, PIRP irp)
     KIRQL irql = fx_io_lock(dev);
     fx_queue *q = major <= IRP_MJ_MAXIMUM_FUNCTION ? dev->dispatch[major] : NULL;
     fx_io_unlock(dev, irql);
-    if (q == NULL) {
-        if (major == IRP_MJ_CREATE || major == IRP_MJ_CLOSE || major == IRP_MJ_CLEANUP)
-            return complete_irp(irp, STATUS_SUCCESS, 0);
+    if (major == IRP_MJ_CREATE || major == IRP_MJ_CLOSE || major == IRP_MJ_CLEANUP)
+        return fx_file_dispatch(dev, major == IRP_MJ_CREATE ? q : NULL, irp);
+    if (q == NULL)
         return complete_irp(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
-    }
     if (zero_length(sl) && !q->config.AllowZeroLengthRequests)
         return complete_irp(irp, STATUS_SUCCESS, 0);
     fx_request *r = fx_request_get(dev, irp);

@@ -228,6 +228,9 @@ void fx_request_finish(fx_request *r, NTSTATUS status, ULONG_PTR information)
         FX_CALLBACK_END("EvtDestroyCallback", &r->obj);
     }
     release_buffers(r);
+    /* Before IoCompleteRequest: the FILE_OBJECT of a failed create is freed after it. */
+    if (IoGetCurrentIrpStackLocation(irp)->MajorFunction == IRP_MJ_CREATE)
+        fx_file_create_completed(r->dev, irp, status);
     CCHAR boost = r->boost;
     irp->IoStatus.Status = status;
     irp->IoStatus.Information = information;
@@ -564,12 +567,14 @@ KPROCESSOR_MODE WdfRequestGetRequestorMode(WDFREQUEST Request)
     return fx_request_from_handle(Request, "WdfRequestGetRequestorMode")->irp->RequestorMode;
 }
 
-/* The framework creates no file objects in this model (WdfFileObjectNotRequired). */
+/* NULL when the device has no file objects (WdfFileObjectNotRequired, the default) or the
+ * IRP carries no FILE_OBJECT. A request keeps its file object until it is completed: the
+ * I/O manager sends IRP_MJ_CLOSE only after every request of the file is done. */
 WDFFILEOBJECT WdfRequestGetFileObject(WDFREQUEST Request)
 {
     fx_check_irql(DISPATCH_LEVEL, "WdfRequestGetFileObject");
-    (void)fx_request_from_handle(Request, "WdfRequestGetFileObject");
-    return NULL;
+    fx_request *r = fx_request_from_handle(Request, "WdfRequestGetFileObject");
+    return fx_file_of_irp(r->dev, r->irp);
 }
 
 PIRP WdfRequestWdmGetIrp(WDFREQUEST Request)
