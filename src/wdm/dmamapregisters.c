@@ -572,6 +572,19 @@ bool wdm_dma_is_queued(dma_adapter *a, const dma_wait *w)
     return found;
 }
 
+/* A channel (and map-register) request, as both AllocateAdapterChannel forms make it. */
+static void channel_wait_init(dma_adapter *a, dma_wait *w, ULONG count, PDEVICE_OBJECT device,
+                              PDRIVER_CONTROL routine, PVOID context)
+{
+    memset(w, 0, sizeof(*w));
+    w->kind = DMA_WAIT_CHANNEL;
+    w->needs_channel = !a->master;
+    w->count = count;
+    w->device = device;
+    w->routine = routine;
+    w->context = context;
+}
+
 NTSTATUS wdm_dma_allocate_adapter_channel(PDMA_ADAPTER DmaAdapter, PDEVICE_OBJECT DeviceObject,
                                           ULONG NumberOfMapRegisters,
                                           PDRIVER_CONTROL ExecutionRoutine, PVOID Context)
@@ -586,14 +599,8 @@ NTSTATUS wdm_dma_allocate_adapter_channel(PDMA_ADAPTER DmaAdapter, PDEVICE_OBJEC
         wdm_dma_bugcheck(0x0B, (uint64_t)(uintptr_t)DeviceObject, a->id, 0,
                          "AllocateAdapterChannel: device object %p already waits for a "
                          "channel of adapter %u", (void *)DeviceObject, a->id);
-    memset(w, 0, sizeof(*w));
-    w->kind = DMA_WAIT_CHANNEL;
-    w->needs_channel = !a->master;
+    channel_wait_init(a, w, NumberOfMapRegisters, DeviceObject, ExecutionRoutine, Context);
     w->legacy = true;
-    w->count = NumberOfMapRegisters;
-    w->device = DeviceObject;
-    w->routine = ExecutionRoutine;
-    w->context = Context;
     return wdm_dma_request(a, w, false, NULL);
 }
 
@@ -618,13 +625,8 @@ NTSTATUS wdm_dma_allocate_adapter_channel_ex(PDMA_ADAPTER DmaAdapter,
                          "request", DmaTransferContext);
     check_count(a, NumberOfMapRegisters, "AllocateAdapterChannelEx");
     dma_wait *w = &x->wait;
-    memset(w, 0, sizeof(*w));
-    w->kind = DMA_WAIT_CHANNEL;
-    w->needs_channel = !a->master;
-    w->count = NumberOfMapRegisters;
-    w->device = DeviceObject;
-    w->routine = ExecutionRoutine;
-    w->context = ExecutionContext;
+    channel_wait_init(a, w, NumberOfMapRegisters, DeviceObject, ExecutionRoutine,
+                      ExecutionContext);
     w->xfer = x;
     x->adapter = a;
     x->pending = w;

@@ -136,20 +136,9 @@ static int add_ring(ring_run *r, wdfdma_driver *drv, unsigned k)
 
 static int start_machine(ring_run *r)
 {
-    wdfdma_machine_config c;
-    cli_machine_config(r->o, &c);
-    wdfdma_dev *ctrl;
     wdfdma_driver *drv;
-    char path[PATH_MAX + 64];
-    if (wdfdma_machine_create(&c, &r->m) != 0)
-        goto err;
-    cli_machine_created(r->m, "ring", r->o);
-    if (wdfdma_machine_add_device(r->m, "sdmac", "dma0", "channels=8", &ctrl) != 0)
-        goto err;
-    if (cli_driver_path(r->o, "ring", path, sizeof(path)) != 0)
+    if (cli_system_machine(r->o, "ring", &r->m, &drv) != 0)
         return -1;
-    if (wdfdma_driver_load(r->m, path, &drv) != 0)
-        goto err;
     for (unsigned k = 0; k < r->ndev; k++)
         if (add_ring(r, drv, k) != 0)
             goto err;

@@ -147,20 +147,9 @@ static void report(uart_run *r, const char *fmt, ...)
 
 static int start_machine(uart_run *r, uint64_t baud)
 {
-    wdfdma_machine_config c;
-    cli_machine_config(r->o, &c);
-    wdfdma_dev *ctrl;
     wdfdma_driver *drv;
-    char path[PATH_MAX + 64];
-    if (wdfdma_machine_create(&c, &r->m) != 0)
-        goto err;
-    cli_machine_created(r->m, "uart", r->o);
-    if (wdfdma_machine_add_device(r->m, "sdmac", "dma0", "channels=8", &ctrl) != 0)
-        goto err;
-    if (cli_driver_path(r->o, "uart", path, sizeof(path)) != 0)
+    if (cli_system_machine(r->o, "uart", &r->m, &drv) != 0)
         return -1;
-    if (wdfdma_driver_load(r->m, path, &drv) != 0)
-        goto err;
     for (unsigned k = 0; k < r->ndev; k++) {
         char name[32], opts[160];
         snprintf(name, sizeof(name), "uart%u", k);

@@ -15,6 +15,7 @@
 #include "machine/internal.h"
 #include "session.h"
 #include "tracefile.h"
+#include "wdfdma/host.h"
 #include "wdfdma/inspect.h"
 
 #define PROGRESS_DELAY_NS 1000000000ull    /* no bar for runs shorter than a second */
@@ -238,5 +239,28 @@ int cli_driver_path(const cli_run_options *o, const char *sample, char *path, si
     if (cli_driver_find(sample, path, len, dirs, sizeof(dirs)) == 0)
         return 0;
     fprintf(stderr, "wdfdma: %s driver not found (looked in %s)\n", sample, dirs);
+    return -1;
+}
+
+int cli_system_machine(const cli_run_options *o, const char *sample, wdfdma_machine **m,
+                       wdfdma_driver **drv)
+{
+    wdfdma_machine_config c;
+    cli_machine_config(o, &c);
+    wdfdma_dev *ctrl;
+    char path[PATH_MAX + 64];
+    *m = NULL;
+    if (wdfdma_machine_create(&c, m) != 0)
+        goto err;
+    cli_machine_created(*m, sample, o);
+    if (wdfdma_machine_add_device(*m, "sdmac", "dma0", "channels=8", &ctrl) != 0)
+        goto err;
+    if (cli_driver_path(o, sample, path, sizeof(path)) != 0)
+        return -1;
+    if (wdfdma_driver_load(*m, path, drv) != 0)
+        goto err;
+    return 0;
+err:
+    fprintf(stderr, "wdfdma: %s: %s\n", sample, wdfdma_last_error());
     return -1;
 }

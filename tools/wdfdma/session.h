@@ -22,6 +22,7 @@
 #include "options.h"
 #include "run.h"
 #include "wdfdma/faults.h"
+#include "wdfdma/host.h"
 #include "wdfdma/machine.h"
 
 /* Open the session for `runs` scenario runs: the trace file, the progress bar (stderr is
@@ -49,6 +50,11 @@ bool cli_faults_on(const cli_run_options *o);
  * to the executable, in the build tree or under the install prefix. 0, or -1 with the
  * places looked in printed. */
 int cli_driver_path(const cli_run_options *o, const char *sample, char *path, size_t len);
+/* A system-DMA machine: the machine (cli_machine_config/created), one sdmac controller
+ * "dma0" with 8 channels, and the sample driver `sample` (or --driver) loaded. 0, or -1
+ * with the error printed ("wdfdma: SAMPLE: ..."); *m may be set either way. */
+int cli_system_machine(const cli_run_options *o, const char *sample, wdfdma_machine **m,
+                       wdfdma_driver **drv);
 /* The sample driver lookup alone, quiet: 0, or -1 with the places looked in `dirs_text`
  * (may be NULL). */
 int cli_driver_find(const char *sample, char *path, size_t len, char *dirs_text,
