@@ -28,10 +28,13 @@
 #endif
 
 #include <errno.h>
+#include <execinfo.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
@@ -43,12 +46,33 @@ static _Atomic int bench_alloc_on;
 static _Atomic uint64_t bench_alloc_calls;     /* malloc/calloc/realloc/memalign family */
 static _Atomic int64_t bench_alloc_bytes;      /* usable bytes allocated minus freed */
 
+/* BENCH_ALLOC_TRACE=1 in the environment prints a backtrace of every counted allocation
+ * on stderr: how a steady-state allocation is found. */
+static _Atomic int bench_alloc_trace = -1;
+static _Thread_local int bench_alloc_in_trace;
+
+static void bench_alloc_backtrace(void)
+{
+    void *frames[16];
+    bench_alloc_in_trace = 1;
+    int n = backtrace(frames, 16);
+    static const char line[] = "---- counted allocation\n";
+    if (write(2, line, sizeof(line) - 1) < 0)
+        n = 0;
+    backtrace_symbols_fd(frames, n, 2);
+    bench_alloc_in_trace = 0;
+}
+
 static inline void bench_alloc_note(void *p, int sign)
 {
-    if (!p || !atomic_load_explicit(&bench_alloc_on, memory_order_relaxed))
+    if (!p || !atomic_load_explicit(&bench_alloc_on, memory_order_relaxed) ||
+        bench_alloc_in_trace)
         return;
-    if (sign > 0)
+    if (sign > 0) {
         atomic_fetch_add_explicit(&bench_alloc_calls, 1, memory_order_relaxed);
+        if (atomic_load_explicit(&bench_alloc_trace, memory_order_relaxed) == 1)
+            bench_alloc_backtrace();
+    }
     atomic_fetch_add_explicit(&bench_alloc_bytes, sign * (int64_t)malloc_usable_size(p),
                               memory_order_relaxed);
 }
@@ -112,6 +136,12 @@ int posix_memalign(void **out, size_t align, size_t n)
 /* Start counting from zero. */
 static inline void bench_alloc_start(void)
 {
+    if (atomic_load(&bench_alloc_trace) < 0) {
+        const char *e = getenv("BENCH_ALLOC_TRACE");
+        void *warm[2];
+        backtrace(warm, 2);            /* loads the unwinder now, not while counting */
+        atomic_store(&bench_alloc_trace, e && *e == '1');
+    }
     atomic_store(&bench_alloc_calls, 0);
     atomic_store(&bench_alloc_bytes, 0);
     atomic_store(&bench_alloc_on, 1);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "machine/internal.h"
 
 #define CHUNK 65536u
@@ -200,15 +201,9 @@ static double bench_toy(wdfdma_engine e, unsigned n, uint64_t *virt_ns)
 
 int main(int argc, char **argv)
 {
-    const char *json = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            json = argv[++i];
-        } else {
-            fprintf(stderr, "usage: bench_mach [--json FILE]\n");
-            return 2;
-        }
-    }
+    const char *only;
+    const char *json = bench_json_arg(argc, argv, "bench_mach", &only);
+    (void)only;
     uint64_t events;
     double eps = bench_events(&events);
     dma_result d[2] = { bench_dma(1u << 20), bench_dma(16u << 20) };
@@ -216,43 +211,27 @@ int main(int argc, char **argv)
     double sim_rt = bench_toy(WDFDMA_ENGINE_SIM, 20000, &vsim);
     double thr_rt = bench_toy(WDFDMA_ENGINE_THREADS, 2000, &vthr);
 
-    printf("%-44s %14s\n", "measure", "value");
-    printf("%-44s %14.3g\n", "sim events/s", eps);
+    bench_out out;
+    bench_open(&out, json, "mach");
+    bench_row(&out, "sim events/s", eps, "events/s", NULL, 0, NULL, -1);
     for (int i = 0; i < 2; i++) {
-        char label[64];
-        snprintf(label, sizeof(label), "memcpy 64 KiB, %zu MiB set (GB/s)", d[i].working_set >> 20);
-        printf("%-44s %14.2f\n", label, d[i].memcpy_gbs);
-        snprintf(label, sizeof(label), "bus DMA read 64 KiB, %zu MiB set (GB/s)",
+        char label[96];
+        snprintf(label, sizeof(label), "machine: memcpy 64 KiB, %zu MiB set",
                  d[i].working_set >> 20);
-        printf("%-44s %14.2f  (%.2f x memcpy)\n", label, d[i].read_gbs,
-               d[i].read_gbs / d[i].memcpy_gbs);
-        snprintf(label, sizeof(label), "bus DMA write 64 KiB, %zu MiB set (GB/s)",
+        bench_row(&out, label, d[i].memcpy_gbs, "GB/s", NULL, 0, NULL, -1);
+        snprintf(label, sizeof(label), "machine: bus DMA read 64 KiB, %zu MiB set",
                  d[i].working_set >> 20);
-        printf("%-44s %14.2f  (%.2f x memcpy)\n", label, d[i].write_gbs,
-               d[i].write_gbs / d[i].memcpy_gbs);
+        bench_row(&out, label, d[i].read_gbs, "GB/s", "memcpy", d[i].read_gbs / d[i].memcpy_gbs,
+                  NULL, -1);
+        snprintf(label, sizeof(label), "machine: bus DMA write 64 KiB, %zu MiB set",
+                 d[i].working_set >> 20);
+        bench_row(&out, label, d[i].write_gbs, "GB/s", "memcpy",
+                  d[i].write_gbs / d[i].memcpy_gbs, NULL, -1);
     }
-    printf("%-44s %14.0f\n", "toy round trips/s, sim", sim_rt);
-    printf("%-44s %14.0f\n", "toy round trips/s, threads", thr_rt);
-
-    if (json) {
-        FILE *f = fopen(json, "w");
-        if (!f) {
-            perror(json);
-            return 1;
-        }
-        fprintf(f, "{\n  \"sim_events_per_s\": %.0f,\n  \"sim_events\": %llu,\n", eps,
-                (unsigned long long)events);
-        fprintf(f, "  \"dma\": [\n");
-        for (int i = 0; i < 2; i++)
-            fprintf(f, "    {\"working_set\": %zu, \"chunk\": %u, \"memcpy_gbs\": %.3f, "
-                    "\"read_gbs\": %.3f, \"write_gbs\": %.3f, \"read_ratio\": %.3f, "
-                    "\"write_ratio\": %.3f}%s\n", d[i].working_set, CHUNK, d[i].memcpy_gbs,
-                    d[i].read_gbs, d[i].write_gbs, d[i].read_gbs / d[i].memcpy_gbs,
-                    d[i].write_gbs / d[i].memcpy_gbs, i ? "" : ",");
-        fprintf(f, "  ],\n  \"toy_round_trips_per_s\": {\"sim\": %.0f, \"threads\": %.0f},\n",
-                sim_rt, thr_rt);
-        fprintf(f, "  \"toy_virtual_ns_per_round_trip_sim\": %.1f\n}\n", (double)vsim / 20000);
-        fclose(f);
-    }
+    bench_row(&out, "toy round trips/s, sim", sim_rt, "trips/s", NULL, 0, NULL, -1);
+    bench_row(&out, "toy virtual ns per round trip, sim", (double)vsim / 20000, "ns", NULL, 0,
+              NULL, -1);
+    bench_row(&out, "toy round trips/s, threads", thr_rt, "trips/s", NULL, 0, NULL, -1);
+    bench_close(&out);
     return 0;
 }

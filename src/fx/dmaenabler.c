@@ -63,11 +63,23 @@ void fx_dma_stats_get(wdfdma_machine *m, fx_dma_stats *out)
         memset(out, 0, sizeof *out);
 }
 
+/* A counter add: plain load and store on the sim engine (one OS thread; a locked add is
+ * ~20 cycles on the per-request path), atomic on the threads engine. */
+static void stat_add(wdfdma_machine *m, uint64_t *counter, uint64_t n)
+{
+    if (!mach_is_sim(m)) {
+        __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 void fx_dma_stats_count_transaction(void)
 {
-    fx_dma_stats *s = stats_of(mach_current());
+    wdfdma_machine *m = mach_current();
+    fx_dma_stats *s = stats_of(m);
     if (s != NULL)
-        __atomic_fetch_add(&s->transactions, 1, __ATOMIC_RELAXED);
+        stat_add(m, &s->transactions, 1);
 }
 
 int wdfdma_fx_dma_get_stats(wdfdma_machine *m, wdfdma_fx_dma_stats *out)
@@ -85,12 +97,13 @@ int wdfdma_fx_dma_get_stats(wdfdma_machine *m, wdfdma_fx_dma_stats *out)
 
 void fx_dma_stats_count_transfer(fx_dma_transaction *t, PSCATTER_GATHER_LIST sg)
 {
-    fx_dma_stats *s = stats_of(mach_current());
+    wdfdma_machine *m = mach_current();
+    fx_dma_stats *s = stats_of(m);
     if (s == NULL)
         return;
     UNREFERENCED_PARAMETER(t);
-    __atomic_fetch_add(&s->transfers, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&s->sg_elements_total, sg->NumberOfElements, __ATOMIC_RELAXED);
+    stat_add(m, &s->transfers, 1);
+    stat_add(m, &s->sg_elements_total, sg->NumberOfElements);
     uint64_t max = __atomic_load_n(&s->sg_elements_max, __ATOMIC_RELAXED);
     while (sg->NumberOfElements > max &&
            !__atomic_compare_exchange_n(&s->sg_elements_max, &max, sg->NumberOfElements, true,

@@ -90,6 +90,13 @@ static bool valid_name(const char *s)
 
 static void free_dev(wdfdma_dev *dev)
 {
+    /* The device's name is a trace name (ISR records); the trace caches name digests by
+     * pointer, and a later device may get the same address with other text. */
+    if (dev->m) {
+        mach_lock(dev->m, &dev->m->trace_lock);
+        memset(dev->m->tr.names, 0, sizeof(dev->m->tr.names));
+        mach_unlock(dev->m, &dev->m->trace_lock);
+    }
     pthread_mutex_destroy(&dev->lock);
     free(dev->state);
     free(dev->name);
@@ -634,8 +641,15 @@ void wdfdma_machine_set_fault_hook(wdfdma_machine *m, wdfdma_fault_hook hook, vo
 
 void wdfdma_dev_account_busy(wdfdma_dev *dev, uint64_t ns)
 {
-    if (dev)
+    if (!dev)
+        return;
+    /* Per descriptor on the DMA path: a plain load and store on the sim engine (one OS
+     * thread), where a locked add waited for the previous copy's stores to drain. */
+    if (dev->m->threaded)
         __atomic_fetch_add(&dev->busy_ns, ns, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(&dev->busy_ns, __atomic_load_n(&dev->busy_ns, __ATOMIC_RELAXED) + ns,
+                         __ATOMIC_RELAXED);
 }
 
 uint64_t wdfdma_dev_busy_ns(const wdfdma_dev *dev)

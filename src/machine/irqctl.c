@@ -296,8 +296,13 @@ wdfdma_dev *mach_irq_owner(wdfdma_machine *m, uint32_t vector)
 }
 
 /* ---- delivery ------------------------------------------------------------------------- */
+_Static_assert(MACH_VECTORS / 64 == 4, "mach_irqctl_next's early out reads four words");
+
 int mach_irqctl_next(wdfdma_machine *m, uint8_t irql)
 {
+    /* Asked at every IRQL lowering and loop step; almost always nothing is pending. */
+    if ((m->irq_pending[0] | m->irq_pending[1] | m->irq_pending[2] | m->irq_pending[3]) == 0)
+        return -1;
     int best = -1;
     uint8_t best_irql = 0;
     for (unsigned w = 0; w < MACH_VECTORS / 64; w++) {

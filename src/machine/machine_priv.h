@@ -40,7 +40,25 @@ typedef struct mach_rng {
     uint64_t s[4];
 } mach_rng;
 void mach_rng_seed(mach_rng *r, uint64_t seed);
-uint64_t mach_rng_next(mach_rng *r);
+/* xoshiro256**: inline, because the sim engine draws on every event and DDI boundary. */
+static inline uint64_t mach_rng_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t mach_rng_next(mach_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = mach_rng_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = mach_rng_rotl(s[3], 45);
+    return result;
+}
 
 /* ---- per-thread context ------------------------------------------------------------ */
 #define MACH_CALLBACK_DEPTH 16
@@ -228,6 +246,7 @@ void mach_physmem_destroy(wdfdma_machine *m);
 int mach_phys_copy_locked(wdfdma_machine *m, uint64_t pa, void *buf, size_t len, bool write);
 
 /* ---- trace ------------------------------------------------------------------------- */
+#define MACH_TRACE_NAME_CACHE 256u     /* power of two */
 typedef struct mach_trace_state {
     wdfdma_trace_record *ring;
     size_t mask;
@@ -236,6 +255,9 @@ typedef struct mach_trace_state {
     FILE *file;
     wdfdma_trace_sink sink;
     void *sink_ctx;
+    /* Name digests by string pointer (names are static strings by contract: the ring
+     * keeps them by pointer), so each distinct name's text is hashed once. */
+    struct { const char *name; uint64_t digest; } names[MACH_TRACE_NAME_CACHE];
 } mach_trace_state;
 int mach_trace_open(wdfdma_machine *m, size_t ring, const char *file);
 void mach_trace_close(wdfdma_machine *m);
@@ -247,7 +269,19 @@ typedef struct mach_stats {
     _Atomic uint64_t dma_reads, dma_writes, dma_read_bytes, dma_write_bytes, dma_faults;
     _Atomic uint64_t frames_in_use, frames_peak;
 } mach_stats;
-#define MACH_STAT_ADD(m, field, n) atomic_fetch_add_explicit(&(m)->stats.field, (n), memory_order_relaxed)
+/* The sim engine runs on one thread, so a counter is a plain load and store there: a
+ * locked add right after a bus DMA's memcpy waited for the store buffer to drain (16 %
+ * of a 64 KiB transfer). The threads engine keeps the atomic add. Readers on other
+ * threads still see whole values (relaxed atomic loads and stores). */
+static inline uint64_t mach_stat_add(_Atomic uint64_t *field, uint64_t n, bool threaded)
+{
+    if (threaded)
+        return atomic_fetch_add_explicit(field, n, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(field, memory_order_relaxed);
+    atomic_store_explicit(field, v + n, memory_order_relaxed);
+    return v;
+}
+#define MACH_STAT_ADD(m, field, n) mach_stat_add(&(m)->stats.field, (n), (m)->threaded)
 
 typedef struct mach_mmio_map {
     uintptr_t va;

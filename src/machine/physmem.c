@@ -46,6 +46,8 @@ typedef struct pm_leaf {
 
 typedef struct pm_mid {
     pm_leaf *leaf[MID_SIZE];
+    uint32_t nleaves;                  /* hooked leaves: the mid is unhooked at zero */
+    struct pm_mid *next_free;
 } pm_mid;
 
 typedef struct pm_slot {
@@ -60,6 +62,7 @@ struct mach_physmem {
     pm_slot *map;
     uint64_t map_cap, map_count;
     pm_leaf *free_leaves;              /* unhooked empty leaves, all zero */
+    pm_mid *free_mids;                 /* unhooked empty mids, all zero */
 };
 
 /* ---- frame table --------------------------------------------------------------------- */
@@ -72,18 +75,37 @@ static inline pm_leaf *leaf_of(const mach_physmem *pm, uint64_t pfn)
     return mid ? mid->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)] : NULL;
 }
 
+/* Mids are recycled like leaves: scattered placement spreads frames over the whole
+ * physical space (2^16 mids of 4 KiB with 46 address bits), so keeping every mid ever
+ * touched was a calloc now and then in steady state and a heap that grew towards 256 MiB. */
 static pm_leaf *leaf_make(mach_physmem *pm, uint64_t pfn)
 {
     uint64_t t = pfn >> (LEAF_BITS + MID_BITS);
-    if (!pm->top[t] && !(pm->top[t] = calloc(1, sizeof(pm_mid))))
-        return NULL;
-    pm_leaf **slot = &pm->top[t]->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)];
+    if (!pm->top[t]) {
+        pm_mid *mid = pm->free_mids;
+        if (mid)
+            pm->free_mids = mid->next_free;
+        else if (!(mid = calloc(1, sizeof(pm_mid))))
+            return NULL;
+        mid->next_free = NULL;
+        pm->top[t] = mid;
+    }
+    pm_mid *mid = pm->top[t];
+    pm_leaf **slot = &mid->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)];
     if (!*slot && pm->free_leaves) {
         *slot = pm->free_leaves;
         pm->free_leaves = (*slot)->next_free;
         (*slot)->next_free = NULL;
+        mid->nleaves++;
     } else if (!*slot) {
-        *slot = calloc(1, sizeof(pm_leaf));
+        if ((*slot = calloc(1, sizeof(pm_leaf))) != NULL)
+            mid->nleaves++;
+    }
+    if (!*slot && mid->nleaves == 0) {
+        /* Out of memory for the leaf: do not leave an empty mid hooked. */
+        pm->top[t] = NULL;
+        mid->next_free = pm->free_mids;
+        pm->free_mids = mid;
     }
     return *slot;
 }
@@ -149,11 +171,19 @@ static void frame_drop(wdfdma_machine *m, pm_leaf *l, uint64_t pfn)
     MACH_STAT_ADD(m, frames_in_use, (uint64_t)-1);
     if (--l->nused)
         return;
-    /* Empty: every host/refs/used entry is zero again. Unhook it for reuse. */
+    /* Empty: every host/refs/used entry is zero again. Unhook it for reuse, and its mid
+     * too when that was the mid's last leaf. */
     mach_physmem *pm = m->pm;
-    pm->top[pfn >> (LEAF_BITS + MID_BITS)]->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)] = NULL;
+    uint64_t t = pfn >> (LEAF_BITS + MID_BITS);
+    pm_mid *mid = pm->top[t];
+    mid->leaf[(pfn >> LEAF_BITS) & (MID_SIZE - 1)] = NULL;
     l->next_free = pm->free_leaves;
     pm->free_leaves = l;
+    if (--mid->nleaves)
+        return;
+    pm->top[t] = NULL;
+    mid->next_free = pm->free_mids;
+    pm->free_mids = mid;
 }
 
 /* ---- host page -> PFN hash map ------------------------------------------------------- */
@@ -306,6 +336,11 @@ void mach_physmem_destroy(wdfdma_machine *m)
         pm_leaf *l = pm->free_leaves;
         pm->free_leaves = l->next_free;
         free(l);
+    }
+    while (pm->free_mids) {
+        pm_mid *mid = pm->free_mids;
+        pm->free_mids = mid->next_free;
+        free(mid);
     }
     free(pm->top);
     free(pm->map);
@@ -504,12 +539,21 @@ int mach_phys_copy_locked(wdfdma_machine *m, uint64_t pa, void *buf, size_t len,
         if (!l || !l->host[p & (LEAF_SIZE - 1)])
             return -EFAULT;
     }
+    /* Consecutive frames backed by consecutive host pages (contiguous placement, common
+     * buffers, a bounce buffer) are one memcpy: glibc copies a long run faster than the
+     * same bytes page by page, and the loop costs one lookup per page instead of a call. */
     char *b = buf;
     while (len) {
         uint64_t p = pa >> MACH_PAGE_SHIFT;
         size_t off = pa & (MACH_PAGE_SIZE - 1);
         size_t n = MACH_PAGE_SIZE - off < len ? MACH_PAGE_SIZE - off : len;
         char *h = (char *)leaf_of(pm, p)->host[p & (LEAF_SIZE - 1)] + off;
+        while (n < len) {
+            const pm_leaf *l = leaf_of(pm, ++p);
+            if ((char *)l->host[p & (LEAF_SIZE - 1)] != h + n)
+                break;
+            n += MACH_PAGE_SIZE < len - n ? MACH_PAGE_SIZE : len - n;
+        }
         if (write)
             memcpy(h, b, n);
         else

@@ -6,8 +6,10 @@
  * text (never a host pointer, never struct padding), so the same seed and program give the
  * same hash on the sim engine. It starts at the FNV-1a offset basis; each record folds in
  * one digest of its fixed fields and its name (length, then text eight bytes at a time).
- * A 512-byte read makes ~43 records, so the trace was the largest single cost of small
- * I/O: byte-wise FNV over the fields and the name cost ~40 ns a record, this ~5 ns.
+ * A 512-byte read makes ~46 records, so the trace was the largest single cost of small
+ * I/O: byte-wise FNV over the fields and the name cost ~40 ns a record, this ~5 ns. The
+ * name's digest comes from a small cache keyed by the name's pointer (names are static
+ * strings), so strlen and the text loop run once per distinct name, not per record.
  * Threads engine: trace_lock serialises records (ring, hash, file and sink together).
  */
 #include <errno.h>
@@ -116,15 +118,46 @@ static inline uint64_t name_digest(const char *name)
     return h;
 }
 
+/* The digest of a name's text, through the per-machine cache keyed by pointer. A hit is
+ * a load and a compare; a miss (first use of a name, or two names on one line) hashes
+ * the text. The hash never sees the pointer, so it stays the same across processes. */
+static inline uint64_t name_digest_cached(mach_trace_state *tr, const char *name)
+{
+    if (!name)
+        return name_digest(NULL);
+    uintptr_t p = (uintptr_t)name;
+    unsigned i = (unsigned)((p >> 3) ^ (p >> 12)) & (MACH_TRACE_NAME_CACHE - 1);
+    if (tr->names[i].name != name) {
+        tr->names[i].name = name;
+        tr->names[i].digest = name_digest(name);
+    }
+    return tr->names[i].digest;
+}
+
 /* One record into the running hash. Each field goes through its own odd multiplier (a
  * bijection, so a change in any one field changes the digest) and the products are
  * independent, so they overlap in the pipeline; only the final fold is serial. */
 static inline uint64_t hash_record(uint64_t h, uint64_t t, uint64_t packed, uint64_t a,
-                                   uint64_t b, const char *name)
+                                   uint64_t b, uint64_t name_d)
 {
     uint64_t d = (t * 0x9E3779B97F4A7C15ull ^ rotl(packed * 0xC2B2AE3D27D4EB4Full, 17)) +
                  (a * 0x165667B19E3779F9ull ^ rotl(b * 0xD6E8FEB86659FD93ull, 31));
-    return fold(h, d ^ name_digest(name));
+    return fold(h, d ^ name_d);
+}
+
+/* A text file or a sink is attached: out of line, so the common case (nobody reads the
+ * trace but the hash and the ring) has no 256-byte line buffer in its frame. */
+__attribute__((noinline)) static void trace_consumers(wdfdma_machine *m,
+                                                      const wdfdma_trace_record *r)
+{
+    if (m->tr.file) {
+        char line[256];
+        wdfdma_trace_format(r, line, sizeof(line));
+        fputs(line, m->tr.file);
+        fputc('\n', m->tr.file);
+    }
+    if (m->tr.sink)
+        m->tr.sink(m->tr.sink_ctx, r);
 }
 
 void mach_trace(wdfdma_machine *m, uint16_t type, uint32_t obj, const char *name, uint64_t a,
@@ -154,15 +187,9 @@ void mach_trace(wdfdma_machine *m, uint16_t type, uint32_t obj, const char *name
     r->name = name;
     r->a = a;
     r->b = b;
-    m->tr.hash = hash_record(m->tr.hash, t, packed, a, b, name);
-    if (m->tr.file) {
-        char line[256];
-        wdfdma_trace_format(r, line, sizeof(line));
-        fputs(line, m->tr.file);
-        fputc('\n', m->tr.file);
-    }
-    if (m->tr.sink)
-        m->tr.sink(m->tr.sink_ctx, r);
+    m->tr.hash = hash_record(m->tr.hash, t, packed, a, b, name_digest_cached(&m->tr, name));
+    if (__builtin_expect(m->tr.file != NULL || m->tr.sink != NULL, 0))
+        trace_consumers(m, r);
     mach_unlock(m, &m->trace_lock);
 }
 

@@ -114,7 +114,7 @@ static void assert_run(const dma_adapter *a, const dma_mapreg *run)
 
 static void regs_in_use_add(dma_adapter *a, uint64_t n)
 {
-    uint64_t now = atomic_fetch_add(&a->dm->regs_in_use, n) + n;
+    uint64_t now = wdm_dma_count(a->dm, &a->dm->regs_in_use, n) + n;
     wdm_dma_stat_max(&a->dm->regs_peak, now);
     mach_trace(a->m, WDFDMA_TR_COUNTER, a->id, "hal.map_registers", a->nregs - a->regs_free, 0);
 }
@@ -160,7 +160,7 @@ void wdm_dma_free_run(dma_adapter *a, dma_mapreg *run)
     run->sg = false;
     run->owner = 0;
     a->regs_free += n;
-    atomic_fetch_sub(&a->dm->regs_in_use, n);
+    wdm_dma_count(a->dm, &a->dm->regs_in_use, (uint64_t)0 - n);
     mach_trace(a->m, WDFDMA_TR_COUNTER, a->id, "hal.map_registers", a->nregs - a->regs_free, 0);
 }
 
@@ -239,7 +239,7 @@ bool wdm_dma_map_piece(dma_adapter *a, dma_mapreg *run, const dma_piece *p, bool
     /* WriteToDevice: the device reads the bounce page, so it gets the data now. */
     if (r->bounced && write) {
         mach_phys_read(a->m, p->phys, bounce_page(a, r) + (p->phys & (PAGE_SIZE - 1)), p->length);
-        atomic_fetch_add(&a->dm->bounced_bytes, p->length);
+        wdm_dma_count(a->dm, &a->dm->bounced_bytes, p->length);
     }
     run->cursor++;
     *logical = r->logical;
@@ -253,7 +253,7 @@ static void copy_back(dma_adapter *a, const dma_mapreg *r, const dma_walk *only)
     const uint8_t *page = bounce_page(a, r) + (r->phys & (PAGE_SIZE - 1));
     if (only == NULL) {
         mach_phys_write(a->m, r->phys, page, r->length);
-        atomic_fetch_add(&a->dm->bounced_bytes, r->length);
+        wdm_dma_count(a->dm, &a->dm->bounced_bytes, r->length);
         return;
     }
     dma_walk w = *only;
@@ -266,7 +266,7 @@ static void copy_back(dma_adapter *a, const dma_mapreg *r, const dma_walk *only)
             continue;
         size_t skip = (size_t)(lo - r->va);
         mach_phys_write(a->m, r->phys + skip, page + skip, (size_t)(hi - lo));
-        atomic_fetch_add(&a->dm->bounced_bytes, (uint64_t)(hi - lo));
+        wdm_dma_count(a->dm, &a->dm->bounced_bytes, (uint64_t)(hi - lo));
     }
 }
 
@@ -451,7 +451,7 @@ static void channel_granted(dma_adapter *a, dma_wait *w, dma_mapreg *run, PVOID 
     bool channel = w->needs_channel;
     PIRP irp = w->legacy && device != NULL ? device->CurrentIrp : NULL;
 
-    atomic_fetch_add(&a->dm->channel_grants, 1);
+    wdm_dma_count(a->dm, &a->dm->channel_grants, 1);
     mach_trace(a->m, WDFDMA_TR_FLOW, a->id, "hal.channel.grant", run != NULL ? run->run : 0, 0);
     if (base_out != NULL)
         *base_out = run;
@@ -523,7 +523,7 @@ NTSTATUS wdm_dma_request(dma_adapter *a, dma_wait *w, bool synchronous, PVOID *b
         a->head = w;
     a->tail = w;
     wdm_dma_unlock(a, old);
-    atomic_fetch_add(&a->dm->queued, 1);
+    wdm_dma_count(a->dm, &a->dm->queued, 1);
     mach_trace(a->m, WDFDMA_TR_FLOW, a->id, "hal.request.queued", w->count, w->kind);
     return STATUS_SUCCESS;
 }

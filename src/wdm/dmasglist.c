@@ -67,9 +67,9 @@ void wdm_dma_sg_granted(dma_adapter *a, dma_sg *sg)
 {
     ULONG n = build(a, sg);
     dma_machine *dm = a->dm;
-    atomic_fetch_add(&dm->sg_built, 1);
-    atomic_fetch_add(&dm->sg_live, 1);
-    atomic_fetch_add(&dm->sg_elements_total, n);
+    wdm_dma_count(dm, &dm->sg_built, 1);
+    wdm_dma_count(dm, &dm->sg_live, 1);
+    wdm_dma_count(dm, &dm->sg_elements_total, n);
     wdm_dma_stat_max(&dm->sg_elements_max, n);
     mach_trace(a->m, WDFDMA_TR_FLOW, a->id, "hal.sg.build", sg->length, n);
 
@@ -154,7 +154,7 @@ static NTSTATUS sg_request(dma_adapter *a, const sg_args *g, bool allocate)
         sg = ExAllocatePool2(POOL_FLAG_NON_PAGED, size, WDM_DMA_POOL_TAG);
         if (sg == NULL)
             return STATUS_INSUFFICIENT_RESOURCES;
-        atomic_fetch_add(&a->dm->sg_allocated, 1);
+        wdm_dma_count(a->dm, &a->dm->sg_allocated, 1);
     } else {
         if (g->buffer == NULL || ((uintptr_t)g->buffer & (sizeof(void *) - 1)) != 0)
             return STATUS_INVALID_PARAMETER;
@@ -308,7 +308,7 @@ VOID wdm_dma_put_scatter_gather_list(PDMA_ADAPTER DmaAdapter, PSCATTER_GATHER_LI
     a->sg_live--;
     sg->magic = 0;
     wdm_dma_unlock(a, old);
-    atomic_fetch_sub(&a->dm->sg_live, 1);
+    wdm_dma_count(a->dm, &a->dm->sg_live, (uint64_t)0 - 1);
     mach_trace(a->m, WDFDMA_TR_FLOW, a->id, "hal.sg.put", sg->length, sg->write);
     sg_release(sg);
     wdm_dma_dispatch(a);
