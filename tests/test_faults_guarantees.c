@@ -15,6 +15,8 @@
  * test expects recovery, so it fails on a sample driver without one.
  */
 #include "faults_testutil.h"
+#include "wdfdma/registry.h"
+#include "wdfdma/verifier.h"
 
 #define NREQ 4
 #define REQ_LEN (3 * 4096 + 333)
@@ -211,6 +213,412 @@ KIND_TEST(test_mix_device, "dma-error:p=0.1,short:p=0.2,late-irq:p=0.3,dup-irq:p
 KIND_TEST(test_mix_host, "map-exhaust:p=0.1,pool-fail:p=0.05,cancel:p=0.1,short:p=0.2",
           WDFDMA_FAULT_CANCEL)
 
+/* ---- the system-DMA samples: uart and ring ----------------------------------------------
+ * The same guarantees for drivers/uart and drivers/ring on one 8-channel sdmac, under
+ * every kind their hardware can meet. A read on a serial line or a capture stream may
+ * wait for bytes that never come (a fault stopped the stream), so after the bounded run
+ * the test cancels what is still outstanding, as an application's timeout would: every
+ * request must then complete, exactly once. Data honesty: no request reports a byte that
+ * did not arrive — nothing in a read buffer past the count it reports is written, and
+ * every ring read that succeeded holds the device's capture stream, in order, never a
+ * byte twice and never a stale one. On the threads engine a request may complete while
+ * the test cancels it, so cancelling and completing take one (recursive) lock: the
+ * operation stays valid while IoCancelIrp runs. */
+#include <pthread.h>
+#include "devices/ring/ring.h"
+
+#define SYS_REQS 8
+#define SYS_BOUND_NS 200000000ull      /* 200 ms: a round of either sample takes < 70 ms */
+#define UART_LEN 256u
+#define RING_BYTES 4096u
+#define RING_CHUNK 2048u
+#define RING_CTL(fn) ((0x8001u << 16) | ((fn) << 2))   /* drivers/ring/ring.h */
+#define RING_START RING_CTL(0x800u)
+#define RING_STOP RING_CTL(0x801u)
+
+typedef struct sys_run {
+    wdfdma_machine *m;
+    wdfdma_dev *ctrl;
+    wdfdma_dev *hw;
+    wdfdma_file *f;
+    pthread_mutex_t lock;              /* recursive: done vs cancel on the threads engine */
+    ft_req req[SYS_REQS];
+    uint8_t *buf[SYS_REQS];
+    size_t len[SYS_REQS];
+} sys_run;
+
+static sys_run *sys_current;
+
+/* What the host does to the peripheral in the middle of a transfer, besides the plan
+ * (the controller is the only device that asks for faults, so a plan's surprise-remove
+ * and power-down act on the controller; these act on the uart or ring itself). */
+typedef enum sys_action { ACT_NONE, ACT_SURPRISE_REMOVE, ACT_SLEEP } sys_action;
+static sys_action sys_act;
+
+static void sys_do_action(sys_run *s)
+{
+    if (sys_act == ACT_SURPRISE_REMOVE)
+        assert_int_equal(wdfdma_device_surprise_remove(s->hw), 0);
+    else if (sys_act == ACT_SLEEP) {
+        assert_int_equal(wdfdma_device_set_power(s->hw, WDFDMA_D3), 0);
+        assert_int_equal(wdfdma_device_set_power(s->hw, WDFDMA_D0), 0);
+    }
+}
+
+/* The device works again: controller and peripheral are there and started. */
+static bool sys_usable(sys_run *s)
+{
+    return wdfdma_dev_present(s->ctrl) && wdfdma_dev_present(s->hw) &&
+           strcmp(wdfdma_device_state(s->hw), "started") == 0;
+}
+
+static void sys_on_done(void *ctx, int32_t status, size_t info)
+{
+    pthread_mutex_lock(&sys_current->lock);
+    ft_on_done(ctx, status, info);
+    pthread_mutex_unlock(&sys_current->lock);
+}
+
+static void sys_cancel_outstanding(sys_run *s, unsigned n)
+{
+    pthread_mutex_lock(&s->lock);
+    for (unsigned i = 0; i < n; i++)
+        if (s->req[i].issued && __atomic_load_n(&s->req[i].calls, __ATOMIC_ACQUIRE) == 0)
+            (void)wdfdma_cancel(s->req[i].op);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static bool sys_cancel_one(void *ctx, wdfdma_dev *dev, uint64_t random)
+{
+    (void)dev;
+    sys_run *s = ctx;
+    unsigned live[SYS_REQS], n = 0;
+    bool done = false;
+    pthread_mutex_lock(&s->lock);
+    for (unsigned i = 0; i < SYS_REQS; i++)
+        if (s->req[i].issued && __atomic_load_n(&s->req[i].calls, __ATOMIC_ACQUIRE) == 0)
+            live[n++] = i;
+    if (n != 0)
+        done = wdfdma_cancel(s->req[live[random % n]].op) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+static void sys_wait(sys_run *s, uint64_t ns)
+{
+    (void)wdfdma_machine_run_until(s->m, wdfdma_machine_now(s->m) + ns);
+}
+
+/* Run, cancel what is left, run again: then every issued request [0, n) must be done. */
+static void sys_settle(sys_run *s, unsigned n, const char *label)
+{
+    sys_wait(s, SYS_BOUND_NS);
+    sys_cancel_outstanding(s, n);
+    sys_wait(s, SYS_BOUND_NS);
+    for (unsigned i = 0; i < n; i++) {
+        ft_req *r = &s->req[i];
+        if (r->issued && __atomic_load_n(&r->calls, __ATOMIC_ACQUIRE) != 1)
+            fail_msg("[%s] request %u completed %d times%s", label, i, r->calls,
+                     r->calls == 0 ? " (never, even when cancelled)" : "");
+        if (!r->issued && r->calls != 0)
+            fail_msg("[%s] a refused request was completed", label);
+        if (!ft_guards_intact(s->buf[i], s->len[i]))
+            fail_msg("[%s] request %u wrote outside its host buffer", label, i);
+        if (r->issued && r->info > s->len[i])
+            fail_msg("[%s] request %u reports %zu bytes of %zu", label, i, r->info, s->len[i]);
+    }
+}
+
+static wdfdma_machine *sys_machine(uint64_t seed, wdfdma_engine engine, const char *label,
+                                   wdfdma_dev **ctrl)
+{
+    wdfdma_machine_config c;
+    wdfdma_machine_config_init(&c);
+    c.seed = seed;
+    c.engine = engine;
+    c.verifier = true;
+    wdfdma_machine *m = NULL;
+    if (wdfdma_machine_create(&c, &m) != 0)
+        fail_msg("machine: %s", wdfdma_last_error());
+    wdfdma_machine_set_bugcheck_handler(m, ft_on_bugcheck, (void *)label);
+    assert_int_equal(wdfdma_machine_add_device(m, "sdmac", "dma0", "channels=8", ctrl), 0);
+    return m;
+}
+
+/* Remove, shut down, and prove nothing leaked and the verifier found nothing. */
+static void sys_finish(sys_run *s, const ft_leaks *leaks, const char *spec)
+{
+    char why[160];
+    wdfdma_machine_set_cancel_hook(s->m, NULL, NULL);
+    (void)wdfdma_close(s->f);       /* a surprise-removed device may refuse it */
+    assert_int_equal(wdfdma_device_remove(s->hw), 0);
+    if (wdfdma_machine_engine(s->m) == WDFDMA_ENGINE_SIM)
+        assert_int_equal(wdfdma_machine_run(s->m), 0);
+    else
+        sys_wait(s, SYS_BOUND_NS);
+    if (wdfdma_verifier_finding_count(s->m) != 0) {
+        wdfdma_verifier_finding f;
+        assert_int_equal(wdfdma_verifier_finding_get(s->m, 0, &f), 0);
+        fail_msg("[%s] verifier: %s", spec, f.report);
+    }
+    ft_machine_clean(s->m, why, sizeof(why));
+    if (why[0])
+        fail_msg("[%s] not clean after remove: %s", spec, why);
+    wdfdma_machine_destroy(s->m);
+    for (unsigned i = 0; i < SYS_REQS; i++)
+        free(s->buf[i]);
+    pthread_mutex_destroy(&s->lock);
+    sys_current = NULL;
+    ft_leaks_after(leaks, why, sizeof(why));
+    if (why[0])
+        fail_msg("[%s] %s", spec, why);
+}
+
+static void sys_begin(sys_run *s, wdfdma_machine *m)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    s->m = m;
+    sys_current = s;
+}
+
+/* The uart: loopback rounds of a read and a write of UART_LEN bytes. Until a round goes
+ * wrong the read must return exactly what was written; afterwards the line is a shifted
+ * byte stream (the bytes a failed round left behind arrive later), and only the counts
+ * and the bytes past each read's count are held to account. */
+static void uart_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
+                     wdfdma_engine engine)
+{
+    ft_leaks leaks;
+    ft_leaks_before(&leaks);
+    sys_run s;
+    wdfdma_dev *ctrl;
+    sys_begin(&s, sys_machine(seed, engine, spec, &ctrl));
+    s.ctrl = ctrl;
+    assert_int_equal(wdfdma_machine_add_device(s.m, "uart", "uart0", "baud=921600,fifo=16,"
+                                               "loopback=1,tx_channel=0,rx_channel=1", &s.hw), 0);
+    wdfdma_driver *drv;
+    assert_int_equal(wdfdma_driver_load(s.m, WDFDMA_BUILD_DRIVER_DIR "/uart.so", &drv), 0);
+    assert_int_equal(wdfdma_device_bind(s.hw, drv), 0);
+    assert_int_equal(wdfdma_open(s.m, "uart0", &s.f), 0);
+    for (unsigned i = 0; i < SYS_REQS; i++) {
+        s.len[i] = UART_LEN;
+        s.buf[i] = ft_guarded(UART_LEN);
+        if (i % 2)
+            ft_fill(ft_data(s.buf[i]), UART_LEN, 200 + i);
+    }
+    wdfdma_machine_set_cancel_hook(s.m, sys_cancel_one, &s);
+    install(s.m, spec);
+
+    bool desync = false;
+    for (unsigned round = 0; round < SYS_REQS / 2; round++) {
+        unsigned rd = 2 * round, wr = rd + 1;
+        ft_req *r = &s.req[rd], *w = &s.req[wr];
+        r->issued = wdfdma_read_async(s.f, ft_data(s.buf[rd]), UART_LEN, 0, sys_on_done, r,
+                                      &r->op) == 0;
+        w->issued = wdfdma_write_async(s.f, ft_data(s.buf[wr]), UART_LEN, 0, sys_on_done, w,
+                                       &w->op) == 0;
+        if (round == 1 && sys_act != ACT_NONE) {
+            sys_wait(&s, 1000000);      /* 1 ms: about a third of the round */
+            sys_do_action(&s);
+        }
+        sys_settle(&s, wr + 1, spec);
+        bool clean = r->issued && w->issued && r->status == 0 && w->status == 0 &&
+                     r->info == UART_LEN && w->info == UART_LEN;
+        if (r->issued && ft_bytes_diff(ft_data(s.buf[rd]) + r->info, UART_LEN - r->info,
+                                       FT_CANARY) != UART_LEN - r->info)
+            fail_msg("[%s] round %u: the read reports %zu bytes but more were written", spec,
+                     round, r->info);
+        if (clean && !desync && ft_pattern_diff(ft_data(s.buf[rd]), UART_LEN, 200 + wr) !=
+                                    UART_LEN)
+            fail_msg("[%s] round %u: the read succeeded but byte %zu is wrong", spec, round,
+                     ft_pattern_diff(ft_data(s.buf[rd]), UART_LEN, 200 + wr));
+        desync |= !clean;
+    }
+    if (sys_act == ACT_NONE && ft_fired(s.m, expect) == 0)
+        fail_msg("[%s] the fault never fired: the test proves nothing", spec);
+
+    /* Without faults the device works again: a write completes in full. (Its read may
+     * find bytes a failed round left in the FIFO, so it is not compared.) */
+    install(s.m, NULL);
+    wdfdma_machine_set_cancel_hook(s.m, NULL, NULL);
+    if (sys_usable(&s)) {
+        ft_req again = {0};
+        uint8_t *g = ft_guarded(16);
+        ft_fill(ft_data(g), 16, 9);
+        assert_int_equal(wdfdma_write_async(s.f, ft_data(g), 16, 0, ft_on_done, &again,
+                                            &again.op), 0);
+        sys_wait(&s, SYS_BOUND_NS);
+        if (__atomic_load_n(&again.calls, __ATOMIC_ACQUIRE) != 1 || again.status != 0 ||
+            again.info != 16)
+            fail_msg("[%s] the uart does not recover: a clean write completed %d times with "
+                     "status %#x, %zu bytes", spec, again.calls, (unsigned)again.status,
+                     again.info);
+        free(g);
+    }
+    sys_finish(&s, &leaks, spec);
+}
+
+/* Where `got` bytes sit in the device's recorded capture stream at or after `from`
+ * (UINT64_MAX if nowhere): a read that succeeded must be a contiguous piece of it. */
+static uint64_t ring_find(wdfdma_dev *hw, const uint8_t *got, size_t n, uint64_t from)
+{
+    static uint8_t rec[65536];
+    long have = ring_recorded(hw, 0, rec, sizeof(rec));
+    for (uint64_t at = from; have > 0 && at + n <= (uint64_t)have; at++)
+        if (memcmp(rec + at, got, n) == 0)
+            return at;
+    return UINT64_MAX;
+}
+
+/* The ring: a capture stream, started, read in chunks, stopped. Every read that
+ * reports bytes must hold stream bytes that follow the previous read's, and until a
+ * read fails, exactly the next ones. */
+static void ring_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
+                     wdfdma_engine engine)
+{
+    ft_leaks leaks;
+    ft_leaks_before(&leaks);
+    sys_run s;
+    wdfdma_dev *ctrl;
+    sys_begin(&s, sys_machine(seed, engine, spec, &ctrl));
+    s.ctrl = ctrl;
+    assert_int_equal(wdfdma_machine_add_device(s.m, "ring", "ring0", "dir=capture,rate=48000,"
+                                               "frame=4,channel=0", &s.hw), 0);
+    assert_int_equal(wdfdma_registry_set_ulong(s.m, "ring0", "device", "Playback", 0), 0);
+    assert_int_equal(wdfdma_registry_set_ulong(s.m, "ring0", "device", "RingBytes",
+                                               RING_BYTES), 0);
+    wdfdma_driver *drv;
+    assert_int_equal(wdfdma_driver_load(s.m, WDFDMA_BUILD_DRIVER_DIR "/ring.so", &drv), 0);
+    assert_int_equal(wdfdma_device_bind(s.hw, drv), 0);
+    assert_int_equal(wdfdma_open(s.m, "ring0", &s.f), 0);
+    for (unsigned i = 0; i < SYS_REQS; i++) {
+        s.len[i] = RING_CHUNK;
+        s.buf[i] = ft_guarded(RING_CHUNK);
+    }
+    wdfdma_machine_set_cancel_hook(s.m, sys_cancel_one, &s);
+    install(s.m, spec);
+
+    int32_t st;
+    size_t info;
+    (void)wdfdma_ioctl(s.f, RING_START, NULL, 0, NULL, 0, &st, &info);   /* may fail */
+    for (unsigned i = 0; i < SYS_REQS; i++) {
+        ft_req *r = &s.req[i];
+        r->issued = wdfdma_read_async(s.f, ft_data(s.buf[i]), RING_CHUNK, 0, sys_on_done, r,
+                                      &r->op) == 0;
+    }
+    if (sys_act != ACT_NONE) {
+        sys_wait(&s, 25000000);         /* 25 ms: two and a half chunks into the stream */
+        sys_do_action(&s);
+    }
+    sys_settle(&s, SYS_REQS, spec);
+    (void)wdfdma_ioctl(s.f, RING_STOP, NULL, 0, NULL, 0, &st, &info);
+    if (sys_act == ACT_NONE && ft_fired(s.m, expect) == 0)
+        fail_msg("[%s] the fault never fired: the test proves nothing", spec);
+
+    /* Requests complete in order; check each against the recorded stream. */
+    uint64_t next = 0;
+    bool in_step = sys_act != ACT_SLEEP;   /* D3 loses what the peripheral's FIFO held */
+    for (unsigned i = 0; i < SYS_REQS; i++) {
+        ft_req *r = &s.req[i];
+        uint8_t *d = ft_data(s.buf[i]);
+        if (!r->issued)
+            continue;
+        if (ft_bytes_diff(d + r->info, RING_CHUNK - r->info, FT_CANARY) != RING_CHUNK - r->info)
+            fail_msg("[%s] read %u reports %zu bytes but more were written", spec, i, r->info);
+        if (r->info == 0)
+            continue;
+        uint64_t at = ring_find(s.hw, d, r->info, next);
+        if (at == UINT64_MAX || (in_step && at != next))
+            fail_msg("[%s] read %u (status %#x, %zu bytes) is not the stream's next bytes "
+                     "(expected offset %llu, found %lld)", spec, i, (unsigned)r->status,
+                     r->info, (unsigned long long)next, (long long)at);
+        next = at + r->info;
+        in_step &= r->status == 0 && r->info == RING_CHUNK;
+    }
+
+    /* Without faults the stream starts again and a read gets a whole chunk. */
+    install(s.m, NULL);
+    wdfdma_machine_set_cancel_hook(s.m, NULL, NULL);
+    if (sys_usable(&s)) {
+        ft_req again = {0};
+        uint8_t *g = ft_guarded(RING_CHUNK);
+        assert_int_equal(wdfdma_ioctl(s.f, RING_START, NULL, 0, NULL, 0, &st, &info), 0);
+        if (st != 0)
+            fail_msg("[%s] the ring does not start again: status %#x", spec, (unsigned)st);
+        assert_int_equal(wdfdma_read_async(s.f, ft_data(g), RING_CHUNK, 0, ft_on_done, &again,
+                                           &again.op), 0);
+        sys_wait(&s, SYS_BOUND_NS);
+        if (__atomic_load_n(&again.calls, __ATOMIC_ACQUIRE) != 1 || again.status != 0 ||
+            again.info != RING_CHUNK)
+            fail_msg("[%s] the ring does not recover: a clean read completed %d times with "
+                     "status %#x, %zu bytes", spec, again.calls, (unsigned)again.status,
+                     again.info);
+        if (ring_find(s.hw, ft_data(g), RING_CHUNK, next) == UINT64_MAX)
+            fail_msg("[%s] after recovery the read is not stream data", spec);
+        assert_int_equal(wdfdma_ioctl(s.f, RING_STOP, NULL, 0, NULL, 0, &st, &info), 0);
+        free(g);
+    }
+    sys_finish(&s, &leaks, spec);
+}
+
+static void sys_runs(void (*run_one)(const char *, wdfdma_fault_kind, uint64_t, wdfdma_engine),
+                     const char *spec, wdfdma_fault_kind expect, wdfdma_engine engine)
+{
+    for (uint64_t seed = 1; seed <= (engine == WDFDMA_ENGINE_SIM ? 4u : 2u); seed++)
+        run_one(spec, expect, seed * 1000 + 11, engine);
+}
+
+#define SYS_TEST(name, runner, spec, kind, engine, action)                                 \
+    static void name(void **state)                                                        \
+    {                                                                                     \
+        (void)state;                                                                      \
+        sys_act = action;                                                                 \
+        sys_runs(runner, spec, kind, engine);                                             \
+        sys_act = ACT_NONE;                                                               \
+    }
+
+/* The controller asks for faults once per transfer it starts: triggers are counted in
+ * transfers (the uart starts two per round, the ring one per stream). */
+#define SIM WDFDMA_ENGINE_SIM
+#define THREADS WDFDMA_ENGINE_THREADS
+SYS_TEST(test_uart_dma_error, uart_run, "dma-error:every=3", WDFDMA_FAULT_DMA_ERROR, SIM, ACT_NONE)
+SYS_TEST(test_uart_short, uart_run, "short:every=2", WDFDMA_FAULT_SHORT, SIM, ACT_NONE)
+SYS_TEST(test_uart_map_exhaust, uart_run, "map-exhaust:every=3", WDFDMA_FAULT_MAP_EXHAUST, SIM,
+         ACT_NONE)
+SYS_TEST(test_uart_pool_fail, uart_run, "pool-fail:every=5", WDFDMA_FAULT_POOL_FAIL, SIM,
+         ACT_NONE)
+SYS_TEST(test_uart_controller_removed, uart_run, "surprise-remove:nth=3",
+         WDFDMA_FAULT_SURPRISE_REMOVE, SIM, ACT_NONE)
+SYS_TEST(test_uart_cancel, uart_run, "cancel:every=2", WDFDMA_FAULT_CANCEL, SIM, ACT_NONE)
+SYS_TEST(test_uart_mix, uart_run, "dma-error:p=0.1,short:p=0.2,map-exhaust:p=0.1,"
+         "pool-fail:p=0.05,cancel:every=3", WDFDMA_FAULT_CANCEL, SIM, ACT_NONE)
+SYS_TEST(test_uart_surprise_remove, uart_run, "none", WDFDMA_FAULT_SURPRISE_REMOVE, SIM,
+         ACT_SURPRISE_REMOVE)
+SYS_TEST(test_uart_sleep, uart_run, "none", WDFDMA_FAULT_POWER_DOWN, SIM, ACT_SLEEP)
+SYS_TEST(test_ring_dma_error, ring_run, "dma-error:nth=1", WDFDMA_FAULT_DMA_ERROR, SIM, ACT_NONE)
+SYS_TEST(test_ring_short, ring_run, "short:nth=1", WDFDMA_FAULT_SHORT, SIM, ACT_NONE)
+SYS_TEST(test_ring_map_exhaust, ring_run, "map-exhaust:nth=1", WDFDMA_FAULT_MAP_EXHAUST, SIM,
+         ACT_NONE)
+SYS_TEST(test_ring_pool_fail, ring_run, "pool-fail:every=3", WDFDMA_FAULT_POOL_FAIL, SIM,
+         ACT_NONE)
+SYS_TEST(test_ring_controller_removed, ring_run, "surprise-remove:nth=1",
+         WDFDMA_FAULT_SURPRISE_REMOVE, SIM, ACT_NONE)
+SYS_TEST(test_ring_surprise_remove, ring_run, "none", WDFDMA_FAULT_SURPRISE_REMOVE, SIM,
+         ACT_SURPRISE_REMOVE)
+SYS_TEST(test_ring_sleep, ring_run, "none", WDFDMA_FAULT_POWER_DOWN, SIM, ACT_SLEEP)
+SYS_TEST(test_uart_threads_mix, uart_run, "dma-error:p=0.2,short:p=0.2,cancel:every=2",
+         WDFDMA_FAULT_CANCEL, THREADS, ACT_NONE)
+SYS_TEST(test_uart_threads_surprise_remove, uart_run, "none", WDFDMA_FAULT_SURPRISE_REMOVE,
+         THREADS, ACT_SURPRISE_REMOVE)
+SYS_TEST(test_ring_threads_short, ring_run, "short:nth=1", WDFDMA_FAULT_SHORT, THREADS, ACT_NONE)
+SYS_TEST(test_ring_threads_dma_error, ring_run, "dma-error:nth=1", WDFDMA_FAULT_DMA_ERROR,
+         THREADS, ACT_NONE)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +635,26 @@ int main(void)
         cmocka_unit_test(test_mix_host),
         cmocka_unit_test(test_surprise_remove),
         cmocka_unit_test(test_lost_irq),
+        cmocka_unit_test(test_uart_dma_error),
+        cmocka_unit_test(test_uart_short),
+        cmocka_unit_test(test_uart_map_exhaust),
+        cmocka_unit_test(test_uart_pool_fail),
+        cmocka_unit_test(test_uart_controller_removed),
+        cmocka_unit_test(test_uart_cancel),
+        cmocka_unit_test(test_uart_mix),
+        cmocka_unit_test(test_uart_surprise_remove),
+        cmocka_unit_test(test_uart_sleep),
+        cmocka_unit_test(test_ring_dma_error),
+        cmocka_unit_test(test_ring_short),
+        cmocka_unit_test(test_ring_map_exhaust),
+        cmocka_unit_test(test_ring_pool_fail),
+        cmocka_unit_test(test_ring_controller_removed),
+        cmocka_unit_test(test_ring_surprise_remove),
+        cmocka_unit_test(test_ring_sleep),
+        cmocka_unit_test(test_uart_threads_mix),
+        cmocka_unit_test(test_uart_threads_surprise_remove),
+        cmocka_unit_test(test_ring_threads_short),
+        cmocka_unit_test(test_ring_threads_dma_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

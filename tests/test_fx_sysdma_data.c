@@ -123,9 +123,11 @@ static void run_ring(wdfdma_engine engine)
     sdu_run_for(&t, 5000000);
     assert_int_equal(ring_stream_bytes(t.hw[0]), consumed);
     assert_int_equal(x->done_calls, x->wraps + 1);
-    static uint8_t got[16 * RING];
+    /* The model records its first 64 KiB (the "record" option's default). With real
+     * threads on a loaded machine the stop can land late, so the stream may outrun it. */
+    static uint8_t got[65536];
     long n = ring_recorded(t.hw[0], 0, got, sizeof got);
-    assert_int_equal((uint64_t)n, consumed);
+    assert_int_equal((uint64_t)n, consumed < sizeof got ? consumed : sizeof got);
     assert_true(n >= 3 * RING);
     for (long k = 0; k < n; k++)
         if (got[k] != sdu_enc(77, (size_t)k % RING))

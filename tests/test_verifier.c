@@ -483,6 +483,70 @@ static void test_dma_common_buffer_overrun(void **state)
     silent_without_verifier("broken_dma_common_buffer_overrun", true);
 }
 
+/* The WDM DMA_OPERATIONS a KMDF driver reaches through WdfDmaEnablerWdmGetDmaAdapter: the
+ * HAL's bookkeeping bug-checks their misuse with Driver Verifier's 0xE6 codes. */
+static void test_dma_freed_twice(void **state)
+{
+    (void)state;
+    for (int v = 1; v >= 0; v--) {   /* the HAL checks this with or without the verifier */
+        vt t;
+        expect_bugcheck(&t, v, "broken_dma_freed_twice", "DMA-FREED-TWICE", 0xE6, 0x03);
+        assert_int_equal(t.bc.p[1], 1);                  /* one common buffer */
+        assert_true(t.bc.p[2] != 0);                     /* its virtual address */
+        contains(t.bc.message, "FreeCommonBuffer");
+        contains(t.bc.message, "freed twice");
+        contains(t.bc.callback, "EvtDriverDeviceAdd");
+    }
+}
+
+static void test_dma_put_adapter_outstanding(void **state)
+{
+    (void)state;
+    vt t;
+    expect_bugcheck(&t, true, "broken_dma_put_adapter_outstanding",
+                    "DMA-PUT-ADAPTER-OUTSTANDING", 0xE6, 0x07);
+    assert_true(t.bc.p[1] != 0);                         /* the adapter */
+    assert_int_equal(t.bc.p[2], 2);                      /* both descriptor rings */
+    contains(t.bc.message, "PutDmaAdapter");
+    contains(t.bc.message, "2 common buffer(s) outstanding");
+}
+
+static void test_dma_not_flushed(void **state)
+{
+    (void)state;
+    vt t;
+    expect_bugcheck(&t, true, "broken_dma_not_flushed", "DMA-NOT-FLUSHED", 0xE6, 0x0D);
+    assert_true(t.bc.p[1] != 0);                         /* the map register run */
+    contains(t.bc.message, "FreeMapRegisters");
+    contains(t.bc.message, "map registers freed before FlushAdapterBuffers");
+}
+
+static void test_dma_too_many_map_registers(void **state)
+{
+    (void)state;
+    for (int v = 1; v >= 0; v--) {
+        vt t;
+        expect_bugcheck(&t, v, "broken_dma_too_many_map_registers",
+                        "DMA-TOO-MANY-MAP-REGISTERS", 0xE6, 0x0C);
+        assert_int_equal(t.bc.p[1], 18);                 /* asked */
+        assert_int_equal(t.bc.p[2], 17);                 /* granted */
+        contains(t.bc.message, "AllocateAdapterChannel: 18 map registers asked");
+    }
+}
+
+static void test_wdf_violation(void **state)
+{
+    (void)state;
+    for (int v = 1; v >= 0; v--) {   /* a KMDF contract check: with or without the verifier */
+        vt t;
+        expect_bugcheck(&t, v, "broken_wdf_violation", "WDF-VIOLATION", 0x10D, 0x6);
+        assert_true(t.bc.p[1] != 0);                     /* the WDFREQUEST */
+        assert_int_equal(t.bc.p[2], 0);
+        contains(t.bc.message, "cannot be completed with STATUS_PENDING");
+        contains(t.bc.callback, "EvtInterruptDpc");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +566,11 @@ int main(void)
         cmocka_unit_test(test_wdf_dma_state),
         cmocka_unit_test(test_wdf_request_in_transfer),
         cmocka_unit_test(test_dma_common_buffer_overrun),
+        cmocka_unit_test(test_dma_freed_twice),
+        cmocka_unit_test(test_dma_put_adapter_outstanding),
+        cmocka_unit_test(test_dma_not_flushed),
+        cmocka_unit_test(test_dma_too_many_map_registers),
+        cmocka_unit_test(test_wdf_violation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,7 +139,10 @@ static void run_periodic(wdfdma_engine engine)
                          STATUS_SUCCESS);
     assert_true(KeCancelTimer(&timer));
     KeFlushQueuedDpcs();
-    assert_true(t.runs >= 4);
+    /* Four expirations signalled the timer. Each queues the DPC, but a DPC already in the
+     * queue is not queued again (KeInsertQueueDpc returns FALSE), so with real threads a
+     * starved DPC thread may run it fewer times than the waits saw, but at least once. */
+    assert_true(t.runs >= 1);
     if (engine == WDFDMA_ENGINE_SIM) {
         assert_int_equal(t.runs, 4);
         for (int i = 1; i < 4; i++)

@@ -290,6 +290,7 @@ RingConfigureDma(
     if (frame == 0 || frame > DevExt->RingBytes) {
         return STATUS_DEVICE_CONFIGURATION_ERROR;
     }
+    DevExt->FrameBytes = frame;
     DevExt->RingBytes -= DevExt->RingBytes % frame;
     DevExt->Guard = DevExt->RingBytes / 4;
     rate = RingReadRegister(DevExt, RING_REG_RATE);
@@ -476,12 +477,15 @@ RingAvailableLocked(
 
 //
 // Serve the pending requests in order (caller holds the lock): fill (capture) or drain
-// (playback) the current one as far as the ring allows; a finished one is returned in
-// *Done for the caller to complete after dropping the lock.
+// (playback) the current one as far as the ring allows. A request taken from the manual
+// queue is marked cancelable while the driver holds it. A finished one is returned, with
+// its status and byte count, for the caller to complete after dropping the lock; NULL
+// when nothing more can be served now.
 //
 static WDFREQUEST
 RingServeOneLocked(
     _In_ PDEVICE_EXTENSION DevExt,
+    _Out_ NTSTATUS *Status,
     _Out_ size_t *Bytes
     )
 {
@@ -489,11 +493,26 @@ RingServeOneLocked(
     size_t length, piece;
     WDFREQUEST done;
 
+    *Status = STATUS_SUCCESS;
+    *Bytes = 0;
     if (DevExt->Current == NULL) {
         if (!NT_SUCCESS(WdfIoQueueRetrieveNextRequest(DevExt->PendingQueue, &DevExt->Current))) {
             return NULL;
         }
         DevExt->CurrentDone = 0;
+        DevExt->CurrentCancelOwned = FALSE;
+        if (!NT_SUCCESS(WdfRequestMarkCancelableEx(DevExt->Current, RingEvtRequestCancel))) {
+            //
+            // Cancelled on its way out of the queue: it is still ours to complete.
+            //
+            done = DevExt->Current;
+            DevExt->Current = NULL;
+            *Status = STATUS_CANCELLED;
+            return done;
+        }
+    }
+    if (DevExt->CurrentCancelOwned) {
+        return NULL;                    // EvtRequestCancel completes it, then serves on
     }
     if (DevExt->Playback) {
         (VOID)WdfRequestRetrieveInputBuffer(DevExt->Current, 1, &buffer, &length);
@@ -511,6 +530,10 @@ RingServeOneLocked(
     if (DevExt->CurrentDone < length) {
         return NULL;
     }
+    if (WdfRequestUnmarkCancelable(DevExt->Current) == STATUS_CANCELLED) {
+        DevExt->CurrentCancelOwned = TRUE;
+        return NULL;                    // EvtRequestCancel owns it now
+    }
     done = DevExt->Current;
     *Bytes = DevExt->CurrentDone;
     DevExt->Current = NULL;
@@ -523,25 +546,87 @@ RingServe(
     )
 {
     WDFREQUEST done;
-    size_t bytes = 0;
+    NTSTATUS status;
+    size_t bytes;
 
     for (;;) {
         WdfSpinLockAcquire(DevExt->Lock);
         if (DevExt->Running) {
             RingPollPositionLocked(DevExt);
         }
-        done = RingServeOneLocked(DevExt, &bytes);
+        done = RingServeOneLocked(DevExt, &status, &bytes);
         WdfSpinLockRelease(DevExt->Lock);
         if (done == NULL) {
             return;
         }
-        WdfRequestCompleteWithInformation(done, STATUS_SUCCESS, bytes);
+        WdfRequestCompleteWithInformation(done, status, bytes);
     }
 }
 
 //
+// The stream is not running and nothing will fill or drain the ring until the next
+// IOCTL_RING_START: complete every waiting request (after RingServe served what the ring
+// still holds). The current one completes with what it got (STATUS_SUCCESS and a short
+// count if it got anything), the others with `Status`. A Current whose cancel routine is
+// on its way is left to it.
+//
+static VOID
+RingFailPending(
+    _In_ PDEVICE_EXTENSION DevExt,
+    _In_ NTSTATUS Status
+    )
+{
+    WDFREQUEST request = NULL;
+    size_t bytes = 0;
+
+    WdfSpinLockAcquire(DevExt->Lock);
+    if (DevExt->Current != NULL && !DevExt->CurrentCancelOwned) {
+        if (WdfRequestUnmarkCancelable(DevExt->Current) == STATUS_CANCELLED) {
+            DevExt->CurrentCancelOwned = TRUE;
+        } else {
+            request = DevExt->Current;
+            bytes = DevExt->CurrentDone;
+            DevExt->Current = NULL;
+        }
+    }
+    WdfSpinLockRelease(DevExt->Lock);
+    if (request != NULL) {
+        WdfRequestCompleteWithInformation(request, (bytes != 0) ? STATUS_SUCCESS : Status, bytes);
+    }
+    while (NT_SUCCESS(WdfIoQueueRetrieveNextRequest(DevExt->PendingQueue, &request))) {
+        WdfRequestComplete(request, Status);
+    }
+}
+
+//
+// The request the driver was filling / draining was cancelled: complete it with the bytes
+// it got (as a serial driver completes a cancelled read), then go on with the next one.
+//
+_Use_decl_annotations_
+VOID
+RingEvtRequestCancel(
+    WDFREQUEST Request
+    )
+{
+    WDFQUEUE queue = WdfRequestGetIoQueue(Request);
+    PDEVICE_EXTENSION devExt = RingGetDeviceContext(WdfIoQueueGetDevice(queue));
+    size_t bytes;
+
+    WdfSpinLockAcquire(devExt->Lock);
+    NT_ASSERT(devExt->Current == Request);
+    bytes = devExt->CurrentDone;
+    devExt->Current = NULL;
+    devExt->CurrentCancelOwned = FALSE;
+    WdfSpinLockRelease(devExt->Lock);
+    WdfRequestCompleteWithInformation(Request, STATUS_CANCELLED, bytes);
+    RingServe(devExt);
+}
+
+//
 // Reads (capture) or writes (playback) wait in the manual queue behind older ones, then
-// take what the ring holds now.
+// take what the ring holds now. A capture read on a stopped stream gets what the ring
+// still holds and no more: nothing will arrive until IOCTL_RING_START. (Playback writes
+// may fill the ring before the start.)
 //
 static VOID
 RingQueueData(
@@ -550,12 +635,19 @@ RingQueueData(
     )
 {
     NTSTATUS status = WdfRequestForwardToIoQueue(Request, DevExt->PendingQueue);
+    BOOLEAN stopped;
 
     if (!NT_SUCCESS(status)) {
         WdfRequestComplete(Request, status);
         return;
     }
     RingServe(DevExt);
+    WdfSpinLockAcquire(DevExt->Lock);
+    stopped = !DevExt->Playback && !DevExt->Running && !DevExt->ResumeAtD0;
+    WdfSpinLockRelease(DevExt->Lock);
+    if (stopped) {
+        RingFailPending(DevExt, STATUS_DEVICE_NOT_READY);
+    }
 }
 
 _Use_decl_annotations_
@@ -636,6 +728,7 @@ RingStart(
     WdfSpinLockAcquire(DevExt->Lock);
     DevExt->Running = TRUE;
     DevExt->StopIssued = FALSE;
+    DevExt->EndStatus = STATUS_SUCCESS;
     DevExt->Wraps = 0;
     DevExt->HwStream = 0;
     if (!DevExt->Playback) {
@@ -748,11 +841,24 @@ RingEvtDeviceD0Exit(
 {
     PDEVICE_EXTENSION devExt = RingGetDeviceContext(Device);
 
+    ULONG level;
+
     devExt->ResumeAtD0 = devExt->Running && TargetState != WdfPowerDeviceD3Final;
     if (RingStop(devExt)) {
         (VOID)KeWaitForSingleObject(&devExt->Stopped, Executive, KernelMode, FALSE, NULL);
     }
     RingWriteRegister(devExt, RING_REG_CONTROL, 0);
+
+    //
+    // What the peripheral's FIFO still holds is lost when it powers down (capture: bytes
+    // produced the controller never took; playback: bytes it will never play).
+    //
+    level = RingReadRegister(devExt, RING_REG_LEVEL);
+    if (level != 0xFFFFFFFF) {
+        WdfSpinLockAcquire(devExt->Lock);
+        devExt->LostBytes += level;
+        WdfSpinLockRelease(devExt->Lock);
+    }
     return STATUS_SUCCESS;
 }
 
@@ -778,7 +884,9 @@ RingEvtDeviceD0Entry(
 
 //
 // The controller channel is armed with the looped ring: start the stream and open its
-// request line. From now on the stream never stops by itself.
+// request line. From now on the stream never stops by itself, unless a fault ends it.
+// The peripheral's FIFO level and xrun count are taken first, with the request line still
+// closed, as the base of RingControllerMoved.
 //
 _Use_decl_annotations_
 BOOLEAN
@@ -797,42 +905,134 @@ RingEvtProgramDma(
     UNREFERENCED_PARAMETER(Direction);
     UNREFERENCED_PARAMETER(SgList);
 
+    WdfSpinLockAcquire(devExt->Lock);
+    devExt->FifoLevel0 = RingReadRegister(devExt, RING_REG_LEVEL);
+    devExt->Xruns0 = RingReadRegister(devExt, RING_REG_XRUNS);
+    WdfSpinLockRelease(devExt->Lock);
     RingWriteRegister(devExt, RING_REG_CONTROL, RING_CONTROL_RUN | RING_CONTROL_DMA);
     return TRUE;
 }
 
 //
-// The looped transaction has ended (DmaCancelled or DmaError): record the last pass,
-// release the transaction, stop the stream, finish what waited for the stop.
+// The bytes the controller has moved since the stream started, as the PERIPHERAL counts
+// them (caller holds the lock): capture, bytes produced into the FIFO (frames due minus
+// frames lost to overruns) plus the FIFO's level at the start minus its level now;
+// playback, bytes the FIFO holds beyond its level at the start plus frames consumed.
+// The registers are read in an order that can only overstate the count while the
+// peripheral runs (LEVEL, then XRUNS, then FRAMES). FALSE if the peripheral is gone
+// (its registers read all ones).
+//
+static BOOLEAN
+RingControllerMovedLocked(
+    _In_ PDEVICE_EXTENSION DevExt,
+    _Out_ ULONG64 *Moved
+    )
+{
+    ULONG level = RingReadRegister(DevExt, RING_REG_LEVEL);
+    ULONG xruns = RingReadRegister(DevExt, RING_REG_XRUNS);
+    ULONG frames = RingReadRegister(DevExt, RING_REG_FRAMES);
+    ULONG64 streamed;
+
+    if (level == 0xFFFFFFFF) {
+        *Moved = 0;
+        return FALSE;
+    }
+    streamed = (ULONG64)(ULONG)(frames - (xruns - DevExt->Xruns0)) * DevExt->FrameBytes;
+    if (DevExt->Playback) {
+        *Moved = streamed + level - DevExt->FifoLevel0;
+    } else {
+        *Moved = streamed + DevExt->FifoLevel0 - level;
+    }
+    return TRUE;
+}
+
+//
+// A DmaComplete is a wrap only if the controller really passed the end of the ring once
+// more: the peripheral must account for Wraps + 1 whole rings (caller holds the lock).
+// Otherwise the looped transfer ended by itself (a short transfer) or the peripheral is
+// gone: either way the stream is over.
+//
+static BOOLEAN
+RingWrapConfirmedLocked(
+    _In_ PDEVICE_EXTENSION DevExt
+    )
+{
+    ULONG64 moved;
+
+    if (!RingControllerMovedLocked(DevExt, &moved)) {
+        return FALSE;
+    }
+    return moved >= (DevExt->Wraps + 1) * DevExt->RingBytes;
+}
+
+//
+// The looped transaction has ended (DmaCancelled, DmaError, or a DmaComplete that was no
+// wrap): record the last pass, release the transaction, stop the stream, finish what
+// waited for the stop, and (unless the stop was for a sleep) every waiting request.
 //
 static VOID
 RingEnded(
     _In_ PDEVICE_EXTENSION DevExt,
-    _In_ WDFDMATRANSACTION Transaction
+    _In_ WDFDMATRANSACTION Transaction,
+    _In_ NTSTATUS EndStatus
     )
 {
     size_t length = WdfDmaTransactionGetCurrentDmaTransferLength(Transaction);
     WDFREQUEST stopRequest;
+    BOOLEAN sleeping;
     NTSTATUS status;
+    ULONG64 pass;
 
-    //
-    // A looped transfer has used every byte of its buffer, whatever pass it stopped in:
-    // the whole ring is reported (the stream position is kept by the driver).
-    //
     RingWriteRegister(DevExt, RING_REG_CONTROL, 0);
     WdfTimerStop(DevExt->PollTimer, FALSE);
-    (VOID)WdfDmaTransactionDmaCompletedFinal(Transaction, length, &status);
+
+    //
+    // The final position, while the adapter still reports the last residue: the stream
+    // holds exactly the bytes the controller moved, no more.
+    //
+    WdfSpinLockAcquire(DevExt->Lock);
+    RingPollPositionLocked(DevExt);
+    pass = DevExt->HwStream - DevExt->Wraps * DevExt->RingBytes;
+    WdfSpinLockRelease(DevExt->Lock);
+
+    //
+    // A looped transfer that wrapped has used every byte of its buffer, whatever pass it
+    // stopped in: the whole ring is reported. One that ended in its first pass moved only
+    // what it reached (the stream position is kept by the driver).
+    //
+    (VOID)WdfDmaTransactionDmaCompletedFinal(Transaction,
+                                             (DevExt->Wraps != 0 || pass > length) ? length
+                                                                                   : (size_t)pass,
+                                             &status);
     WdfDmaTransactionRelease(Transaction);
 
     WdfSpinLockAcquire(DevExt->Lock);
-    RingPollPositionLocked(DevExt);
     DevExt->Running = FALSE;
+    DevExt->EndStatus = EndStatus;
+    sleeping = DevExt->ResumeAtD0 && DevExt->StopIssued;
     stopRequest = DevExt->StopRequest;
     DevExt->StopRequest = NULL;
-    KeSetEvent(&DevExt->Stopped, IO_NO_INCREMENT, FALSE);
     WdfSpinLockRelease(DevExt->Lock);
 
     RingServe(DevExt);                  // capture: the last bytes of the stream
+    WdfSpinLockAcquire(DevExt->Lock);
+    if (DevExt->Playback && DevExt->DriverStream > DevExt->HwStream) {
+        //
+        // Playback: bytes written into the ring that the controller never played are
+        // lost; the next start plays the ring from its beginning.
+        //
+        DevExt->LostBytes += DevExt->DriverStream - DevExt->HwStream;
+    }
+    if (DevExt->Playback) {
+        DevExt->DriverStream = 0;
+        DevExt->HwStream = 0;
+    }
+    KeSetEvent(&DevExt->Stopped, IO_NO_INCREMENT, FALSE);
+    WdfSpinLockRelease(DevExt->Lock);
+
+    if (!sleeping) {
+        RingFailPending(DevExt, NT_SUCCESS(EndStatus) ? STATUS_DEVICE_NOT_READY : EndStatus);
+    }
     if (stopRequest != NULL) {
         WdfRequestComplete(stopRequest, STATUS_SUCCESS);
     }
@@ -840,7 +1040,9 @@ RingEnded(
 
 //
 // NOTIFY: once per wrap (DmaComplete: a pass of the ring finished, the transfer goes on;
-// no DmaCompleted here), then once at the end (DmaCancelled after StopSystemTransfer).
+// no DmaCompleted here), then once at the end (DmaCancelled after StopSystemTransfer, or
+// DmaError). A DmaComplete the peripheral cannot account for is the end of a transfer
+// cut short, not a wrap (ring.h).
 //
 _Use_decl_annotations_
 VOID
@@ -853,19 +1055,32 @@ RingEvtDmaTransferComplete(
     )
 {
     PDEVICE_EXTENSION devExt = (PDEVICE_EXTENSION)Context;
+    BOOLEAN wrap;
 
     UNREFERENCED_PARAMETER(Device);
     UNREFERENCED_PARAMETER(Direction);
 
-    if (Status == DmaComplete) {
+    switch (Status) {
+    case DmaComplete:
         WdfSpinLockAcquire(devExt->Lock);
-        devExt->Wraps++;
+        wrap = RingWrapConfirmedLocked(devExt);
+        if (wrap) {
+            devExt->Wraps++;
+        }
         WdfSpinLockRelease(devExt->Lock);
-        RingServe(devExt);
+        if (wrap) {
+            RingServe(devExt);
+            return;
+        }
+        KdPrint(("RING: the looped transfer ended early; the stream stops\n"));
+        RingEnded(devExt, Transaction, STATUS_DEVICE_DATA_ERROR);
+        return;
+    case DmaCancelled:
+        RingEnded(devExt, Transaction, STATUS_SUCCESS);
+        return;
+    default:
+        KdPrint(("RING: the controller reported an error; the stream stops\n"));
+        RingEnded(devExt, Transaction, STATUS_DEVICE_DATA_ERROR);
         return;
     }
-    if (Status == DmaError) {
-        KdPrint(("RING: the controller reported an error; the stream stops\n"));
-    }
-    RingEnded(devExt, Transaction);
 }

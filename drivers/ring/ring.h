@@ -31,6 +31,24 @@ Abstract:
     happened but is not yet notified. Notifications are at most one pass apart, so the
     position is polled at least once per pass and never ambiguous.
 
+    A looped transfer that ends by itself. A fault can end the first pass early: DmaError,
+    or a short transfer, which the HAL reports as DmaComplete with a residue (docs/faults.md)
+    and which a wrap notification cannot be told from by the callback alone. The driver
+    therefore confirms every wrap with the peripheral's own counters (FRAMES, XRUNS and
+    LEVEL give the bytes the controller took from / gave to the FIFO since the start): a
+    DmaComplete the peripheral cannot account for ends the stream, at the position the
+    controller really reached. The stream also ends with DmaError and DmaCancelled.
+
+    When the stream ends (except a stop for a sleep, after which it resumes at D0 entry),
+    capture serves the bytes that arrived, then every waiting request completes: a partly
+    served one with the bytes it got, the others with the end's status; a capture read
+    that arrives while the stream is stopped gets what the ring still holds or fails with
+    STATUS_DEVICE_NOT_READY. IOCTL_RING_START starts the stream again.
+
+    Cancellation. Waiting requests sit in a manual queue, where the framework cancels them;
+    the one being filled / drained (Current) is marked cancelable (MarkCancelableEx) while
+    the driver holds it, and EvtRequestCancel completes it with the bytes it got.
+
     Capture: bytes [stream - RingBytes + guard, stream) of the ring are valid; pending reads
     are served from there at every notification (and when they arrive). Falling further
     behind is an overrun: the lost bytes are counted and skipped.
@@ -82,6 +100,10 @@ typedef struct _RING_STATS {
 #define RING_REG_RATE           0x14
 #define RING_REG_FRAME          0x18
 
+#define RING_REG_LEVEL          0x0C    // FIFO bytes
+#define RING_REG_FRAMES         0x1C    // frames due since RUN was set (low 32 bits)
+#define RING_REG_XRUNS          0x20    // frames lost to overruns / underruns since reset
+
 #define RING_STATUS_STICKY      0x0E
 #define RING_CONTROL_RUN        0x01
 #define RING_CONTROL_DMA        0x02
@@ -102,6 +124,7 @@ typedef struct _DEVICE_EXTENSION {
     ULONG RingBytes;                    // registry, rounded to the frame
     ULONG Guard;                        // bytes kept clear of the controller
     ULONG PollMs;                       // position poll period: an eighth of a pass
+    ULONG FrameBytes;                   // the peripheral's frame
     WDFTIMER PollTimer;
 
     WDFDMAENABLER DmaEnabler;
@@ -117,8 +140,13 @@ typedef struct _DEVICE_EXTENSION {
     BOOLEAN StopIssued;
     BOOLEAN ResumeAtD0;                 // it ran when the device left D0
     WDFREQUEST StopRequest;             // IOCTL_RING_STOP waiting for DmaCancelled
-    WDFREQUEST Current;                 // the request being filled / drained
+    WDFREQUEST Current;                 // the request being filled / drained (cancelable)
     size_t CurrentDone;
+    BOOLEAN CurrentCancelOwned;         // UnmarkCancelable said STATUS_CANCELLED: the
+                                        // coming EvtRequestCancel completes Current
+    NTSTATUS EndStatus;                 // how the stream last ended (STATUS_SUCCESS: a stop)
+    ULONG FifoLevel0;                   // the peripheral's FIFO level and xrun count when
+    ULONG Xruns0;                       // the stream started (RingControllerMoved)
     ULONG64 Wraps;
     ULONG64 HwStream;                   // controller's stream position
     ULONG64 DriverStream;               // capture: consumed; playback: filled
@@ -142,6 +170,7 @@ EVT_WDF_DRIVER_DEVICE_ADD RingEvtDeviceAdd;
 EVT_WDF_OBJECT_CONTEXT_CLEANUP RingEvtDeviceCleanup;
 EVT_WDF_OBJECT_CONTEXT_CLEANUP RingEvtRingCleanup;
 EVT_WDF_TIMER RingEvtPollTimer;
+EVT_WDF_REQUEST_CANCEL RingEvtRequestCancel;
 EVT_WDF_DEVICE_PREPARE_HARDWARE RingEvtDevicePrepareHardware;
 EVT_WDF_DEVICE_RELEASE_HARDWARE RingEvtDeviceReleaseHardware;
 EVT_WDF_DEVICE_D0_ENTRY RingEvtDeviceD0Entry;

@@ -437,13 +437,33 @@ UartEvtDeviceD0Exit(
 //
 // ==== Ending a request: who completes it ======================================================
 //
-// A request is finished by exactly one of two paths, decided under the device lock:
-//   - the DMA path (transfer-complete callback, or a failed start) once the transaction
-//     ended, after WdfRequestUnmarkCancelable;
-//   - EvtRequestCancel, when the transaction never got its channel (WdfDmaTransactionCancel
-//     returned TRUE), or when the DMA path found the cancel routine already scheduled
-//     (Unmark returned STATUS_CANCELLED before EvtRequestCancel ran) and left the final
-//     status in the channel for it.
+// Three paths can end a request's transaction, and for each transaction exactly one does:
+//   - the DMA path: the transfer-complete callback (the controller reported the end:
+//     DmaComplete of the last transfer, DmaCancelled after a stop, DmaError), or a failed
+//     WdfDmaTransactionExecute in UartStartDma;
+//   - EvtRequestCancel, when WdfDmaTransactionCancel returns TRUE (the transaction was still
+//     waiting for its controller channel: EvtProgramDma will never run, nothing moved);
+//   - EvtIoStop (power-down, removal, surprise removal), in the same case.
+// Whoever ends it claims it first under the device lock (Ending = TRUE); from then on no
+// other path calls Cancel, StopSystemTransfer or Release on the transaction.
+//
+// Completing the request follows KMDF's rules for cancelable requests:
+//   - the request is marked cancelable (WdfRequestMarkCancelableEx) before it can wait for
+//     the controller, in UartStartDma;
+//   - the path that ended the transaction calls WdfRequestUnmarkCancelable, and completes
+//     the request if it returns STATUS_SUCCESS. STATUS_CANCELLED means EvtRequestCancel has
+//     been or will be called and owns completion: the result is left in the channel
+//     (Finished) for it;
+//   - once EvtRequestCancel has run, the request is no longer cancelable and must not be
+//     unmarked: if that routine left the completion to the DMA path (CancelRoutineRan, it
+//     only asked for a stop), the DMA path completes without unmarking.
+//
+//        UartStartDma: MarkCancelableEx, Execute
+//   idle ---------------------------------------> in DMA --- Ending claimed under the lock by
+//    ^                                              |        the DMA path, EvtRequestCancel or
+//    |                                              v        EvtIoStop (exactly one)
+//    +---- the request completed, exactly once <-- ending --- Release, then complete (or
+//          (by the ender or by EvtRequestCancel)              hand over: Finished)
 //
 
 static VOID
@@ -466,8 +486,8 @@ UartCompleteRequest(
 }
 
 //
-// The transaction has ended (released already): complete the request, or hand the result
-// to an EvtRequestCancel that is about to run.
+// The transaction has ended and is released: complete the request, or hand the result to
+// the EvtRequestCancel that is about to run.
 //
 static VOID
 UartFinishRequest(
@@ -478,12 +498,11 @@ UartFinishRequest(
 {
     PDEVICE_EXTENSION devExt = Channel->DevExt;
     WDFREQUEST request;
-    NTSTATUS unmark;
 
     WdfSpinLockAcquire(devExt->Lock);
     request = Channel->Request;
-    unmark = WdfRequestUnmarkCancelable(request);
-    if (unmark == STATUS_CANCELLED && !Channel->CancelRoutineDone) {
+    if (!Channel->CancelRoutineRan &&
+        WdfRequestUnmarkCancelable(request) == STATUS_CANCELLED) {
         Channel->Finished = TRUE;
         Channel->FinalStatus = Status;
         Channel->FinalBytes = Bytes;
@@ -496,8 +515,8 @@ UartFinishRequest(
 }
 
 //
-// End the transaction and the request: take the byte count while the transaction still
-// holds it, release the transaction for the next request, then complete.
+// The DMA path ends the transaction: claim it, take the byte count while the transaction
+// still holds it, release it for the next request, then finish the request.
 //
 static VOID
 UartEndTransaction(
@@ -505,8 +524,14 @@ UartEndTransaction(
     _In_ NTSTATUS Status
     )
 {
-    size_t bytes = WdfDmaTransactionGetBytesTransferred(Channel->Transaction);
+    PDEVICE_EXTENSION devExt = Channel->DevExt;
+    size_t bytes;
 
+    WdfSpinLockAcquire(devExt->Lock);
+    Channel->Ending = TRUE;
+    WdfSpinLockRelease(devExt->Lock);
+
+    bytes = WdfDmaTransactionGetBytesTransferred(Channel->Transaction);
     WdfDmaTransactionRelease(Channel->Transaction);
     UartFinishRequest(Channel, Status, bytes);
 }
@@ -523,10 +548,12 @@ UartChannelOfRequest(
 }
 
 //
-// Stop the channel's transaction (caller holds the lock). A transaction still queued for
-// its controller channel is cancelled outright (TRUE: the caller completes the request);
-// a running transfer is stopped with StopSystemTransfer, once, and DmaCancelled follows;
-// between transfers the stop is left for EvtProgramDma to issue.
+// Ask the channel's transaction to stop (caller holds the lock; nobody claimed the end).
+// A transaction still queued for its controller channel is cancelled outright: TRUE, and
+// the caller has claimed the end (Ending) and must release the transaction and finish
+// the request. A running transfer is stopped with StopSystemTransfer, once, and
+// DmaCancelled follows; between transfers (or before the first) the stop is left for
+// EvtProgramDma to issue. Either way the DMA path then ends the transaction.
 //
 static BOOLEAN
 UartStopChannelLocked(
@@ -535,6 +562,7 @@ UartStopChannelLocked(
 {
     Channel->CancelRequested = TRUE;
     if (WdfDmaTransactionCancel(Channel->Transaction)) {
+        Channel->Ending = TRUE;
         return TRUE;
     }
     if (Channel->Programmed && !Channel->StopIssued) {
@@ -556,13 +584,11 @@ UartEvtRequestCancel(
     size_t bytes;
 
     WdfSpinLockAcquire(devExt->Lock);
-    if (channel->Request != Request) {
-        WdfSpinLockRelease(devExt->Lock);
-        return;
-    }
+    NT_ASSERT(channel->Request == Request);
     if (channel->Finished) {
         //
-        // The DMA ended while this routine was on its way: complete with its result.
+        // The transaction ended while this routine was on its way, and its ender found
+        // the request cancelled (UnmarkCancelable): complete with the DMA's result.
         //
         status = channel->FinalStatus;
         bytes = channel->FinalBytes;
@@ -571,24 +597,36 @@ UartEvtRequestCancel(
         UartCompleteRequest(channel, Request, status, bytes);
         return;
     }
+    //
+    // From here the request is not cancelable any more; whoever ends the transaction
+    // completes it without unmarking.
+    //
+    channel->CancelRoutineRan = TRUE;
+    if (channel->Ending || channel->CancelRequested) {
+        //
+        // Already ending, or a stop is already on its way (EvtIoStop asked for it).
+        //
+        WdfSpinLockRelease(devExt->Lock);
+        return;
+    }
     if (UartStopChannelLocked(channel)) {
         //
         // Never got its channel: EvtProgramDma will not run, nothing moved.
         //
-        channel->Request = NULL;
         WdfSpinLockRelease(devExt->Lock);
         WdfDmaTransactionRelease(channel->Transaction);
-        UartCompleteRequest(channel, Request, STATUS_CANCELLED, 0);
+        UartFinishRequest(channel, STATUS_CANCELLED, 0);
         return;
     }
-    channel->CancelRoutineDone = TRUE;  // the transfer-complete callback completes it
-    WdfSpinLockRelease(devExt->Lock);
+    WdfSpinLockRelease(devExt->Lock);   // DmaCancelled (or the last DmaComplete) finishes it
 }
 
 //
-// Power-down or removal with a request in DMA: a read could wait forever for bytes, so the
-// transfer is stopped and the request completes as cancelled. Requests not yet started
-// are acknowledged (requeued on suspend).
+// Power-down, removal or surprise removal with a request in DMA. A read could wait
+// forever for bytes (and after a surprise removal the UART never raises its request line
+// again), so the transfer is stopped and the request completes as cancelled, by the path
+// that ends the transaction. The framework calls this routine only for a request whose
+// EvtRequestCancel has not been called; it is cancelable, so it is not acknowledged.
 //
 _Use_decl_annotations_
 VOID
@@ -600,26 +638,24 @@ UartEvtIoStop(
 {
     PDEVICE_EXTENSION devExt = UartGetDeviceContext(WdfIoQueueGetDevice(Queue));
     PUART_CHANNEL channel = (Queue == devExt->Tx.Queue) ? &devExt->Tx : &devExt->Rx;
-    BOOLEAN cancelled = FALSE;
+    BOOLEAN ended = FALSE;
 
     WdfSpinLockAcquire(devExt->Lock);
-    if (channel->Request == Request) {
-        if (!channel->Finished && !channel->CancelRequested) {
-            cancelled = UartStopChannelLocked(channel);
-        }
-        if (cancelled) {
-            channel->Request = NULL;
-        }
+    if (channel->Request != Request) {
         WdfSpinLockRelease(devExt->Lock);
-        if (cancelled && NT_SUCCESS(WdfRequestUnmarkCancelable(Request))) {
-            WdfDmaTransactionRelease(channel->Transaction);
-            UartCompleteRequest(channel, Request, STATUS_CANCELLED, 0);
-        }
+        WdfRequestStopAcknowledge(Request, (ActionFlags & WdfRequestStopActionSuspend)
+                                               ? TRUE
+                                               : FALSE);
         return;
     }
+    if (!channel->Ending && !channel->CancelRequested) {
+        ended = UartStopChannelLocked(channel);
+    }
     WdfSpinLockRelease(devExt->Lock);
-    WdfRequestStopAcknowledge(Request, (ActionFlags & WdfRequestStopActionSuspend) ? TRUE
-                                                                                    : FALSE);
+    if (ended) {
+        WdfDmaTransactionRelease(channel->Transaction);
+        UartFinishRequest(channel, STATUS_CANCELLED, 0);
+    }
 }
 
 //
@@ -653,12 +689,18 @@ UartStartDma(
     WdfDmaTransactionSetTransferCompleteCallback(transaction, UartEvtDmaTransferComplete,
                                                  Channel);
 
+    //
+    // The request may now wait for the controller channel and for bytes that never come:
+    // make it cancelable first. MarkCancelableEx fails with STATUS_CANCELLED if the
+    // request was cancelled already; it then stays ours to complete.
+    //
     WdfSpinLockAcquire(devExt->Lock);
     Channel->Request = Request;
     Channel->Programmed = FALSE;
     Channel->CancelRequested = FALSE;
     Channel->StopIssued = FALSE;
-    Channel->CancelRoutineDone = FALSE;
+    Channel->Ending = FALSE;
+    Channel->CancelRoutineRan = FALSE;
     Channel->Finished = FALSE;
     status = WdfRequestMarkCancelableEx(Request, UartEvtRequestCancel);
     if (!NT_SUCCESS(status)) {
@@ -667,21 +709,25 @@ UartStartDma(
     WdfSpinLockRelease(devExt->Lock);
     if (!NT_SUCCESS(status)) {
         WdfDmaTransactionRelease(transaction);
-        WdfRequestComplete(Request, status);    // already cancelled
+        UartCompleteRequest(Channel, Request, status, 0);
         return;
     }
 
     //
     // Execute waits for the controller channel (the HAL queues it if another transaction
     // holds it), then configures the channel, maps the first transfer and calls
-    // EvtProgramDma, possibly before it returns. From here the transfer-complete callback
-    // or EvtRequestCancel owns the request.
+    // EvtProgramDma, possibly before it returns. From here the transfer-complete callback,
+    // EvtRequestCancel or EvtIoStop ends the transaction (see "Ending a request").
     //
     status = WdfDmaTransactionExecute(transaction, Channel);
     if (!NT_SUCCESS(status)) {
+        //
+        // Nothing was started, so no other path can have claimed the end: a cancel that
+        // came meanwhile only asked for a stop (WdfDmaTransactionCancel finds nothing
+        // queued), and EvtProgramDma never ran.
+        //
         KdPrint(("UART: WdfDmaTransactionExecute failed 0x%x\n", status));
-        WdfDmaTransactionRelease(transaction);
-        UartFinishRequest(Channel, status, 0);
+        UartEndTransaction(Channel, status);
     }
 }
 
@@ -877,11 +923,19 @@ UartEvtDmaTransferComplete(
     switch (Status) {
     case DmaComplete:
         //
-        // The whole transfer moved. FALSE: the framework staged the next transfer of the
+        // The controller ended the transfer. It may have ended it early (a short transfer:
+        // the residue is not zero): only the bytes that moved are reported, and the
+        // framework stages the rest as the next transfer, so a request never reports
+        // bytes that did not arrive. FALSE: the framework staged the next transfer of the
         // transaction. TRUE: the transaction is over, with `status` (STATUS_CANCELLED if
-        // a stop caught it between transfers).
+        // a stop caught it between transfers, or the staging's failure).
         //
-        if (!WdfDmaTransactionDmaCompleted(Transaction, &status)) {
+        moved = UartBytesMoved(channel);
+        if (moved < WdfDmaTransactionGetCurrentDmaTransferLength(Transaction)) {
+            if (!WdfDmaTransactionDmaCompletedWithLength(Transaction, moved, &status)) {
+                return;
+            }
+        } else if (!WdfDmaTransactionDmaCompleted(Transaction, &status)) {
             return;
         }
         UartEndTransaction(channel, status);

@@ -77,7 +77,8 @@ DEFINE_GUID(GUID_DEVINTERFACE_UARTDMA,
 
 //
 // One direction: its reused transaction, the request it is serving, and the flags that
-// decide who completes that request when cancellation races with the controller.
+// decide who ends the transaction and who completes the request when cancellation,
+// EvtIoStop and the controller race (uart.c, "Ending a request: who completes it").
 // Everything below Request is guarded by DEVICE_EXTENSION.Lock.
 //
 typedef struct _UART_CHANNEL {
@@ -89,10 +90,14 @@ typedef struct _UART_CHANNEL {
 
     WDFREQUEST Request;                 // the request the transaction serves, or NULL
     BOOLEAN Programmed;                 // EvtProgramDma ran; the transfer not yet reported
-    BOOLEAN CancelRequested;            // EvtRequestCancel asked for a stop
+    BOOLEAN CancelRequested;            // EvtRequestCancel or EvtIoStop asked for a stop
     BOOLEAN StopIssued;                 // StopSystemTransfer called for this transaction
-    BOOLEAN CancelRoutineDone;          // EvtRequestCancel ran and left completion to us
-    BOOLEAN Finished;                   // the DMA ended; EvtRequestCancel must complete
+    BOOLEAN Ending;                     // one path claimed the end of the transaction: no
+                                        // other may Cancel, Stop or Release it any more
+    BOOLEAN CancelRoutineRan;           // EvtRequestCancel ran and left completion to us:
+                                        // the request is no longer cancelable, never unmark
+    BOOLEAN Finished;                   // UnmarkCancelable said STATUS_CANCELLED: the
+                                        // coming EvtRequestCancel completes the request
     NTSTATUS FinalStatus;               // ... with this status
     size_t FinalBytes;                  // ... and byte count
 } UART_CHANNEL, *PUART_CHANNEL;

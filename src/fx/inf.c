@@ -502,8 +502,15 @@ static int id_line(const inf_file *f, const inf_entry *e, void *ctx)
     if (grown == NULL)
         return mach_error(ENOMEM, "out of memory reading %s", f->path);
     l->ids = grown;
-    for (int i = 1; i < e->nfields; i++)
-        snprintf(l->ids[l->n++], sizeof(l->ids[0]), "%s", e->field[i]);
+    for (int i = 1; i < e->nfields; i++) {
+        /* A hardware ID that does not fit is refused, not cut: a truncated ID could
+         * match a device the INF never named. */
+        size_t len = strlen(e->field[i]);
+        if (len >= sizeof(l->ids[0]))
+            return mach_error(EINVAL, "%s:%d: hardware ID '%.40s...' is longer than %zu bytes",
+                              f->path, e->lineno, e->field[i], sizeof(l->ids[0]) - 1);
+        memcpy(l->ids[l->n++], e->field[i], len + 1);
+    }
     return 0;
 }
 
