@@ -140,6 +140,7 @@ NTSTATUS fx_device_add(fx_driver *drv, PDEVICE_OBJECT pdo)
     init->power_policy_owner = true;
     init->power_pageable = true;
     NTSTATUS status = STATUS_INVALID_DEVICE_STATE;
+    node->add_init = init;
     if (drv->config.EvtDriverDeviceAdd != NULL) {
         fx_driver *prev = fx_driver_swap_current(drv);
         FX_CALLBACK_BEGIN("EvtDriverDeviceAdd", &drv->obj);
@@ -147,6 +148,7 @@ NTSTATUS fx_device_add(fx_driver *drv, PDEVICE_OBJECT pdo)
         FX_CALLBACK_END("EvtDriverDeviceAdd", &drv->obj);
         fx_driver_swap_current(prev);
     }
+    node->add_init = NULL;
     ExFreePoolWithTag(init, DEV_POOL_TAG);
     if (NT_SUCCESS(status) && node->device == NULL)
         status = STATUS_INVALID_DEVICE_STATE;

@@ -63,6 +63,9 @@ typedef struct fx_devnode {
     mach_work failed_work;               /* WdfDeviceSetFailed teardown (PASSIVE) */
     volatile LONG failed_queued;
     WDF_DEVICE_FAILED_ACTION failed_action;
+    /* The WDFDEVICE_INIT while EvtDriverDeviceAdd runs. Kept here, not only on the stack,
+     * so a bug check that unwinds out of the callback leaves it owned by the node. */
+    struct WDFDEVICE_INIT *add_init;
 } fx_devnode;
 
 /* The PnP/power states a device node goes through (see devicepnp.c for the diagram). */

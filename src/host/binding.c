@@ -78,6 +78,8 @@ static void state_destroy(void *p)
     while (st->nodes != NULL) {
         fx_devnode *next = st->nodes->next;
         mach_device_set_binding(st->nodes->hardware, NULL);
+        if (st->nodes->add_init != NULL)   /* a bug check unwound EvtDriverDeviceAdd */
+            ExFreePool(st->nodes->add_init);
         free(st->nodes);
         st->nodes = next;
     }
