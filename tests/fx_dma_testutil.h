@@ -38,6 +38,7 @@
 #include "wdfdma/registry.h"
 #include "wdfdma/devmodel.h"
 #include "devices/sgdma/sgdma.h"
+#include "dma_trap.h"
 
 #define TDU_CANARY 0xEEu
 #define TDU_GUARD 256u
@@ -443,40 +444,11 @@ typedef struct tdu_opts {
 static inline void tdu_bugcheck_handler(void *ctx, const wdfdma_bugcheck *bc)
 {
     tdu *t = ctx;
-    if (!t->armed) {
-        fprintf(stderr, "unexpected bug check %#x (%#llx, %#llx, %#llx): %s\n", bc->code,
-                (unsigned long long)bc->p[0], (unsigned long long)bc->p[1],
-                (unsigned long long)bc->p[2], bc->message);
-        return;   /* aborts */
-    }
-    t->bc = *bc;
-    t->traps++;
-    t->armed = false;
-    longjmp(t->jb, 1);
+    dma_trap_fire(t->jb, &t->armed, &t->bc, &t->traps, bc);
 }
 
-/* Run `stmt`, which must bug check; afterwards t->bc holds the report. */
-#define TDU_TRAP(t, stmt)                                                                  \
-    do {                                                                                   \
-        int traps_before_ = (t)->traps;                                                    \
-        (t)->armed = true;                                                                 \
-        if (setjmp((t)->jb) == 0) {                                                        \
-            stmt;                                                                          \
-        }                                                                                  \
-        (t)->armed = false;                                                                \
-        if ((t)->traps != traps_before_ + 1)                                               \
-            fail_msg("no bug check from: %s", #stmt);                                      \
-    } while (0)
-
-/* Assert a DMA fatal error: 0x10D, P1 = 8, P2 = transaction, P3 = state. */
-#define TDU_EXPECT_DMA_FATAL(t, tr, state, stmt)                                           \
-    do {                                                                                   \
-        TDU_TRAP(t, stmt);                                                                 \
-        assert_int_equal((t)->bc.code, 0x10D);                                             \
-        assert_int_equal((t)->bc.p[0], WDF_DMA_FATAL_ERROR);                               \
-        assert_int_equal((t)->bc.p[1], (uint64_t)(uintptr_t)(tr));                         \
-        assert_int_equal((t)->bc.p[2], (uint64_t)(state));                                 \
-    } while (0)
+#define TDU_TRAP(t, stmt) DMA_TRAP(t, stmt)
+#define TDU_EXPECT_DMA_FATAL(t, tr, state, stmt) DMA_EXPECT_FATAL(t, tr, state, stmt)
 
 static inline void tdu_cfg_default(void)
 {

@@ -43,6 +43,7 @@
 #include "devices/sdmac/sdmac.h"
 #include "devices/uart/uart.h"
 #include "devices/ring/ring.h"
+#include "dma_trap.h"
 
 #define SDU_MAX_DEVS 16u
 #define SDU_SLOTS 4u                 /* per device: [0] read, [1] write, [2..] extra */
@@ -488,40 +489,11 @@ typedef struct sdu_opts {
 static inline void sdu_bugcheck_handler(void *ctx, const wdfdma_bugcheck *bc)
 {
     sdu *t = ctx;
-    if (!t->armed) {
-        fprintf(stderr, "unexpected bug check %#x (%#llx, %#llx, %#llx): %s\n", bc->code,
-                (unsigned long long)bc->p[0], (unsigned long long)bc->p[1],
-                (unsigned long long)bc->p[2], bc->message);
-        return;   /* aborts */
-    }
-    t->bc = *bc;
-    t->traps++;
-    t->armed = false;
-    longjmp(t->jb, 1);
+    dma_trap_fire(t->jb, &t->armed, &t->bc, &t->traps, bc);
 }
 
-/* Run `stmt`, which must bug check; afterwards t->bc holds the report. */
-#define SDU_TRAP(t, stmt)                                                                  \
-    do {                                                                                   \
-        int traps_before_ = (t)->traps;                                                    \
-        (t)->armed = true;                                                                 \
-        if (setjmp((t)->jb) == 0) {                                                        \
-            stmt;                                                                          \
-        }                                                                                  \
-        (t)->armed = false;                                                                \
-        if ((t)->traps != traps_before_ + 1)                                               \
-            fail_msg("no bug check from: %s", #stmt);                                      \
-    } while (0)
-
-/* 0x10D, P1 = WDF_DMA_FATAL_ERROR, P2 = transaction, P3 = state. */
-#define SDU_EXPECT_DMA_FATAL(t, tr, state, stmt)                                           \
-    do {                                                                                   \
-        SDU_TRAP(t, stmt);                                                                 \
-        assert_int_equal((t)->bc.code, 0x10D);                                             \
-        assert_int_equal((t)->bc.p[0], WDF_DMA_FATAL_ERROR);                               \
-        assert_int_equal((t)->bc.p[1], (uint64_t)(uintptr_t)(tr));                         \
-        assert_int_equal((t)->bc.p[2], (uint64_t)(state));                                 \
-    } while (0)
+#define SDU_TRAP(t, stmt) DMA_TRAP(t, stmt)
+#define SDU_EXPECT_DMA_FATAL(t, tr, state, stmt) DMA_EXPECT_FATAL(t, tr, state, stmt)
 
 /* Verifier breaks (findings) since the last call. */
 static inline uint64_t sdu_breaks(sdu *t)
