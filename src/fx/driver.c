@@ -15,7 +15,7 @@
 #include "fx/device.h"
 #include "fx/internal.h"
 
-static _Thread_local fx_driver *current_driver;
+static _Thread_local fx_driver *current_driver MACH_TLS_FAST;
 
 fx_driver *fx_driver_swap_current(fx_driver *d)
 {

@@ -83,6 +83,18 @@ static handle_slot *slot_at(uint32_t index)
     return page ? &page[index % PAGE_SLOTS] : NULL;
 }
 
+/* The slot of an index the table handed out (its page exists): a NULL here is a broken
+ * table, not a bad handle, so it stops the process rather than walk through NULL. */
+static handle_slot *slot_taken(uint32_t index)
+{
+    handle_slot *s = slot_at(index);
+    if (s == NULL) {
+        fprintf(stderr, "wdfdma: handle table corrupt: slot %u has no page\n", index);
+        abort();
+    }
+    return s;
+}
+
 /* Give `o` a slot; false when the table is full or a page cannot be allocated. */
 static bool handle_alloc(fx_object *o)
 {
@@ -90,7 +102,7 @@ static bool handle_alloc(fx_object *o)
     pthread_mutex_lock(&table_lock);
     if (free_head != 0) {
         index = free_head - 1;
-        free_head = slot_at(index)->next_free;
+        free_head = slot_taken(index)->next_free;
     } else {
         index = slots_used;
         if (index >= PAGE_SLOTS * MAX_PAGES) {
@@ -109,7 +121,7 @@ static bool handle_alloc(fx_object *o)
         }
         slots_used++;
     }
-    handle_slot *s = slot_at(index);
+    handle_slot *s = slot_taken(index);
     o->handle_index = index;
     o->generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
     atomic_store_explicit(&s->obj, o, memory_order_release);
@@ -121,7 +133,7 @@ static bool handle_alloc(fx_object *o)
 static void handle_free(fx_object *o)
 {
     pthread_mutex_lock(&table_lock);
-    handle_slot *s = slot_at(o->handle_index);
+    handle_slot *s = slot_taken(o->handle_index);
     atomic_store_explicit(&s->obj, NULL, memory_order_release);
     uint32_t gen = (atomic_load_explicit(&s->generation, memory_order_relaxed) + 1) & GEN_MASK;
     atomic_store_explicit(&s->generation, gen ? gen : 1, memory_order_release);
@@ -476,7 +488,7 @@ static uint64_t walk_live(wdfdma_machine *m, fx_type type, bool report)
     uint64_t n = 0;
     pthread_mutex_lock(&table_lock);
     for (uint32_t i = 0; i < slots_used; i++) {
-        fx_object *o = atomic_load_explicit(&slot_at(i)->obj, memory_order_acquire);
+        fx_object *o = atomic_load_explicit(&slot_taken(i)->obj, memory_order_acquire);
         if (o == NULL || o->machine != m || (type != FX_TYPE_NONE && o->ops->type != type))
             continue;
         n++;
@@ -509,7 +521,7 @@ void fx_object_for_each_live(wdfdma_machine *m, void (*fn)(fx_object *o, void *c
 {
     pthread_mutex_lock(&table_lock);
     for (uint32_t i = 0; i < slots_used; i++) {
-        fx_object *o = atomic_load_explicit(&slot_at(i)->obj, memory_order_acquire);
+        fx_object *o = atomic_load_explicit(&slot_taken(i)->obj, memory_order_acquire);
         if (o != NULL && o->machine == m)
             fn(o, ctx);
     }

@@ -32,7 +32,7 @@ typedef struct fx_timer {
     volatile LONG running;         /* EvtTimerFunc in progress */
 } fx_timer;
 
-static _Thread_local fx_timer *current_timer; /* the timer whose callback runs here */
+static _Thread_local fx_timer *current_timer MACH_TLS_FAST; /* the timer whose callback runs here */
 
 static fx_timer *from_handle(WDFTIMER h, const char *ddi)
 {

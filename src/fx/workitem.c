@@ -24,7 +24,7 @@ typedef struct fx_workitem {
     volatile LONG running;
 } fx_workitem;
 
-static _Thread_local fx_workitem *current_item;
+static _Thread_local fx_workitem *current_item MACH_TLS_FAST;
 
 static fx_workitem *from_handle(WDFWORKITEM h, const char *ddi)
 {

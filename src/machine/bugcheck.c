@@ -32,7 +32,7 @@ typedef struct mach_vlog {
 } mach_vlog;
 
 /* The rule of the bug check being raised on this thread (mach_bugcheck_rule). */
-static _Thread_local const char *bugcheck_rule;
+static _Thread_local const char *bugcheck_rule MACH_TLS_FAST;
 
 void wdfdma_machine_set_bugcheck_handler(wdfdma_machine *m, wdfdma_bugcheck_handler h, void *ctx)
 {

@@ -16,6 +16,7 @@
 #ifndef WDFDMA_MACHINE_INTERNAL_H
 #define WDFDMA_MACHINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +24,12 @@
 #include "wdfdma/devmodel.h"
 #include "wdfdma/machine.h"
 #include "wdfdma/trace.h"
+
+/* initial-exec: libwdfdma is linked by its hosts, never dlopen'ed, so its TLS is in the
+ * static block and a per-thread variable is one %fs-relative load instead of a
+ * __tls_get_addr call. For the small variables read on the request path (mach_ctx, the
+ * current driver, the DMA owner tag ...); large buffers keep the default model. */
+#define MACH_TLS_FAST __attribute__((tls_model("initial-exec")))
 
 #define MACH_PAGE_SIZE 4096u
 #define MACH_PAGE_SHIFT 12u
@@ -60,6 +67,20 @@ void mach_irql_lower(uint8_t irql);
  * delivers interrupts/DPCs unmasked at the current IRQL. Threads: nothing. */
 void mach_preempt_point(void);
 bool mach_is_sim(const wdfdma_machine *m);
+/* A host mutex over state that belongs to machine `m` alone (an IRP lookaside, a timer's
+ * arming): taken on the threads engine; on sim one OS thread runs the whole machine, so
+ * it is skipped (an uncontended mutex is still two locked instructions). Never for state
+ * shared between machines. */
+static inline void mach_own_lock(const wdfdma_machine *m, pthread_mutex_t *mu)
+{
+    if (m == NULL || !mach_is_sim(m))
+        pthread_mutex_lock(mu);
+}
+static inline void mach_own_unlock(const wdfdma_machine *m, pthread_mutex_t *mu)
+{
+    if (m == NULL || !mach_is_sim(m))
+        pthread_mutex_unlock(mu);
+}
 
 /* ---- spin locks -------------------------------------------------------------------- */
 /* The lock word is a KSPIN_LOCK (ULONG_PTR): 0 free, else 1 + owning processor/thread

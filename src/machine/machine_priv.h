@@ -81,10 +81,6 @@ typedef struct mach_tls {
     const char *cb_name[MACH_CALLBACK_DEPTH];
     mach_mmio_cache mmio;
 } mach_tls;
-/* initial-exec: libwdfdma is linked by its hosts, never dlopen'ed, so its TLS is in the
- * static block and mach_ctx is one %fs-relative load instead of a __tls_get_addr call
- * (every DDI, trace record and spin lock reads it). */
-#define MACH_TLS_FAST __attribute__((tls_model("initial-exec")))
 extern _Thread_local mach_tls mach_ctx MACH_TLS_FAST;
 
 /* Set processor/IRQL without any delivery (engines use it around ISRs, DPCs, events). */

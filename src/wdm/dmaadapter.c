@@ -219,7 +219,7 @@ void wdm_dma_stale_add(dma_adapter *a, uint64_t logical, uint64_t length, uint8_
         (dma_stale){ .logical = logical, .length = length, .when_ns = now, .kind = kind };
 }
 
-static _Thread_local uint32_t owner_tag;
+static _Thread_local uint32_t owner_tag MACH_TLS_FAST;
 
 uint32_t wdm_dma_set_owner(uint32_t owner)
 {

@@ -146,13 +146,13 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
     irp_block *b = NULL;
     bool small = StackSize <= WDM_IRP_LOOKASIDE_STACK;
     if (small) {
-        pthread_mutex_lock(&s->lock);
+        mach_own_lock(m, &s->lock);
         b = s->free;
         if (b != NULL) {
             s->free = b->next_free;
             s->depth--;
         }
-        pthread_mutex_unlock(&s->lock);
+        mach_own_unlock(m, &s->lock);
     }
     if (b == NULL) {
         if (wdm_pool_should_fail())
@@ -179,14 +179,14 @@ VOID IoFreeIrp(PIRP Irp)
     InterlockedDecrement64(&s->outstanding);
     b->magic = 0;
     if (b->from_lookaside) {
-        pthread_mutex_lock(&s->lock);
+        mach_own_lock(m, &s->lock);
         bool kept = s->depth < IRP_LOOKASIDE_DEPTH;
         if (kept) {
             b->next_free = s->free;
             s->free = b;
             s->depth++;
         }
-        pthread_mutex_unlock(&s->lock);
+        mach_own_unlock(m, &s->lock);
         if (kept)
             return;
     }

@@ -41,10 +41,12 @@ static void timer_expired(void *ctx)
     PKTIMER t = ctx;
     timer_priv *p = priv(t);
 
-    pthread_mutex_lock(&timers_lock);
-    wdfdma_machine *m = p->m;
+    /* Atomic: KeSetTimerEx stores it under the lock this read decides to take (it only
+     * ever stores the timer's one machine). */
+    wdfdma_machine *m = __atomic_load_n(&p->m, __ATOMIC_RELAXED);
+    mach_own_lock(m, &timers_lock);
     if (p->event == 0 || mach_now(m) < p->due_ns) {
-        pthread_mutex_unlock(&timers_lock);
+        mach_own_unlock(m, &timers_lock);
         return;
     }
     if (t->Period != 0) {
@@ -59,7 +61,7 @@ static void timer_expired(void *ctx)
                        (PVOID)(ULONG_PTR)(ULONG)now.HighPart);
     }
     __atomic_store_n(&t->Header.SignalState, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&timers_lock);
+    mach_own_unlock(m, &timers_lock);
     mach_signal(m);
 }
 
@@ -98,9 +100,9 @@ BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dp
     int64_t delay = wdm_timeout_ns(m, &DueTime);
     timer_priv *p = priv(Timer);
 
-    pthread_mutex_lock(&timers_lock);
+    mach_own_lock(m, &timers_lock);
     bool was_armed = disarm(p);
-    p->m = m;
+    __atomic_store_n(&p->m, m, __ATOMIC_RELAXED);
     Timer->Dpc = Dpc;
     Timer->Period = (ULONG)Period;
     Timer->Processor = mach_cpu_current();
@@ -108,7 +110,7 @@ BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dp
     __atomic_store_n(&Timer->Header.SignalState, 0, __ATOMIC_RELEASE);
     p->due_ns = mach_now(m) + (uint64_t)delay;
     p->event = mach_after(m, (uint64_t)delay, timer_expired, Timer);
-    pthread_mutex_unlock(&timers_lock);
+    mach_own_unlock(m, &timers_lock);
     return was_armed ? TRUE : FALSE;
 }
 
@@ -121,9 +123,10 @@ BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc)
 BOOLEAN KeCancelTimer(PKTIMER Timer)
 {
     wdm_check_irql_max(DISPATCH_LEVEL, "KeCancelTimer");
-    pthread_mutex_lock(&timers_lock);
+    wdfdma_machine *m = mach_current();   /* the caller's machine is the timer's */
+    mach_own_lock(m, &timers_lock);
     bool was_armed = disarm(priv(Timer));
-    pthread_mutex_unlock(&timers_lock);
+    mach_own_unlock(m, &timers_lock);
     return was_armed ? TRUE : FALSE;
 }
 
