@@ -94,6 +94,7 @@ static void free_dev(wdfdma_dev *dev)
      * pointer, and a later device may get the same address with other text. */
     if (dev->m) {
         mach_lock(dev->m, &dev->m->trace_lock);
+        mach_trace_fold(dev->m);
         memset(dev->m->tr.names, 0, sizeof(dev->m->tr.names));
         mach_unlock(dev->m, &dev->m->trace_lock);
     }

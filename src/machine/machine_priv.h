@@ -247,6 +247,8 @@ typedef struct mach_trace_state {
     wdfdma_trace_record *ring;
     size_t mask;
     uint64_t count;                    /* records made */
+    uint64_t hashed;                   /* records folded into hash (the rest are pending) */
+    uint64_t fold_batch;               /* fold when this many are pending (<= ring size) */
     uint64_t hash;
     FILE *file;
     wdfdma_trace_sink sink;
@@ -255,7 +257,11 @@ typedef struct mach_trace_state {
      * keeps them by pointer), so each distinct name's text is hashed once. */
     struct { const char *name; uint64_t digest; } names[MACH_TRACE_NAME_CACHE];
 } mach_trace_state;
+#define MACH_TRACE_FOLD_BATCH 64u
 int mach_trace_open(wdfdma_machine *m, size_t ring, const char *file);
+/* Fold pending records into the hash now (before a name they point at is freed).
+ * Caller holds trace_lock on the threads engine. */
+void mach_trace_fold(wdfdma_machine *m);
 void mach_trace_close(wdfdma_machine *m);
 
 /* ---- statistics (relaxed atomics: exact on both engines) ---------------------------- */

@@ -10,6 +10,8 @@
  * I/O: byte-wise FNV over the fields and the name cost ~40 ns a record, this ~5 ns. The
  * name's digest comes from a small cache keyed by the name's pointer (names are static
  * strings), so strlen and the text loop run once per distinct name, not per record.
+ * Records are folded into the hash in batches of MACH_TRACE_FOLD_BATCH from the ring (see
+ * fold_pending), so making a record is a leaf of stores; the hash is identical.
  * Threads engine: trace_lock serialises records (ring, hash, file and sink together).
  */
 #include <errno.h>
@@ -50,6 +52,7 @@ int mach_trace_open(wdfdma_machine *m, size_t ring, const char *file)
     if (!m->tr.ring)
         return mach_error(ENOMEM, "out of memory for a trace ring of %zu records", ring);
     m->tr.mask = ring - 1;
+    m->tr.fold_batch = ring < MACH_TRACE_FOLD_BATCH ? ring : MACH_TRACE_FOLD_BATCH;
     m->tr.hash = FNV_OFFSET;
     if (file) {
         m->tr.file = fopen(file, "w");
@@ -160,37 +163,88 @@ __attribute__((noinline)) static void trace_consumers(wdfdma_machine *m,
         m->tr.sink(m->tr.sink_ctx, r);
 }
 
+/* Fold the records made since the last fold into the running hash, in order. They are
+ * still in the ring: a fold runs before a record could be overwritten (every
+ * MACH_TRACE_FOLD_BATCH records, and before the hash is read or a name is freed). In a
+ * loop the multiplies of one record overlap the next record's loads, and the record path
+ * itself stays a leaf of stores. The same records fold to the same hash as folding each
+ * as it is made. Caller holds trace_lock on the threads engine. */
+static void fold_pending(mach_trace_state *tr)
+{
+    uint64_t h = tr->hash;
+    for (uint64_t i = tr->hashed; i != tr->count; i++) {
+        const wdfdma_trace_record *r = &tr->ring[i & tr->mask];
+        uint64_t packed = (uint64_t)r->type | (uint64_t)r->cpu << 16 |
+                          (uint64_t)r->irql << 24 | (uint64_t)r->obj << 32;
+        h = hash_record(h, r->time_ns, packed, r->a, r->b, name_digest_cached(tr, r->name));
+    }
+    tr->hash = h;
+    tr->hashed = tr->count;
+}
+
+/* The rare part of a record: consumers, and a fold once a batch is pending (so at most
+ * fold_batch <= ring size records are ever unfolded). */
+__attribute__((noinline)) static void trace_after(wdfdma_machine *m, const wdfdma_trace_record *r)
+{
+    if (m->tr.file != NULL || m->tr.sink != NULL)
+        trace_consumers(m, r);
+    if (m->tr.count - m->tr.hashed >= m->tr.fold_batch)
+        fold_pending(&m->tr);
+}
+
+void mach_trace_fold(wdfdma_machine *m)
+{
+    fold_pending(&m->tr);
+}
+
+/* Fill the ring slot in place: a record built on the stack and copied out was read back
+ * wider than it was written, a store-forwarding stall on every record. */
+static inline void trace_put(wdfdma_machine *m, uint64_t t, uint16_t type, uint32_t obj,
+                             const char *name, uint64_t a, uint64_t b)
+{
+    mach_trace_state *tr = &m->tr;
+    wdfdma_trace_record *r = &tr->ring[tr->count & tr->mask];
+    tr->count++;
+    r->time_ns = t;
+    r->type = type;
+    r->cpu = 0;
+    r->irql = 0;
+    if (mach_ctx.m == m) {
+        r->cpu = mach_ctx.cpu;
+        r->irql = mach_ctx.irql;
+    }
+    r->obj = obj;
+    r->name = name;
+    r->a = a;
+    r->b = b;
+    /* One test, then a tail call: the common path saves no registers. */
+    if (__builtin_expect(tr->count - tr->hashed >= tr->fold_batch || tr->file != NULL ||
+                         tr->sink != NULL, 0))
+        trace_after(m, r);
+}
+
+/* Threads engine: the clock is a call and trace_lock serialises records. */
+__attribute__((noinline)) static void trace_threaded(wdfdma_machine *m, uint16_t type,
+                                                     uint32_t obj, const char *name, uint64_t a,
+                                                     uint64_t b)
+{
+    uint64_t t = m->eng->now(m);
+    pthread_mutex_lock(&m->trace_lock);
+    trace_put(m, t, type, obj, name, a, b);
+    pthread_mutex_unlock(&m->trace_lock);
+}
+
 void mach_trace(wdfdma_machine *m, uint16_t type, uint32_t obj, const char *name, uint64_t a,
                 uint64_t b)
 {
     if (!m)
         return;
-    /* Sim time is a field read; only the threads engine needs a clock. */
-    uint64_t t = m->threaded ? m->eng->now(m) : m->now;
-    uint8_t cpu = 0, irql = 0;
-    if (mach_ctx.m == m) {
-        cpu = mach_ctx.cpu;
-        irql = mach_ctx.irql;
+    if (m->threaded) {
+        trace_threaded(m, type, obj, name, a, b);
+        return;
     }
-    uint64_t packed = (uint64_t)type | (uint64_t)cpu << 16 | (uint64_t)irql << 24 |
-                      (uint64_t)obj << 32;
-    mach_lock(m, &m->trace_lock);
-    /* Fill the ring slot in place: a record built on the stack and copied out was read
-     * back wider than it was written, a store-forwarding stall on every record. */
-    wdfdma_trace_record *r = &m->tr.ring[m->tr.count & m->tr.mask];
-    m->tr.count++;
-    r->time_ns = t;
-    r->type = type;
-    r->cpu = cpu;
-    r->irql = irql;
-    r->obj = obj;
-    r->name = name;
-    r->a = a;
-    r->b = b;
-    m->tr.hash = hash_record(m->tr.hash, t, packed, a, b, name_digest_cached(&m->tr, name));
-    if (__builtin_expect(m->tr.file != NULL || m->tr.sink != NULL, 0))
-        trace_consumers(m, r);
-    mach_unlock(m, &m->trace_lock);
+    /* Sim: time is a field and no lock is needed; no call on this path. */
+    trace_put(m, m->now, type, obj, name, a, b);
 }
 
 uint64_t wdfdma_machine_trace_hash(wdfdma_machine *m)
@@ -198,6 +252,7 @@ uint64_t wdfdma_machine_trace_hash(wdfdma_machine *m)
     if (!m)
         return 0;
     mach_lock(m, &m->trace_lock);
+    fold_pending(&m->tr);
     uint64_t h = m->tr.hash;
     mach_unlock(m, &m->trace_lock);
     return h;
