@@ -2,8 +2,13 @@
  * bench_threads: the threads engine's interrupt -> ISR -> DPC -> completion latency, beside
  * the cross-core wake-up floor measured in the same run.
  *
- *   floor      one thread signals a condition variable another thread sleeps on (on the
- *              other core); latency = the sleeper's wake time - the signal time
+ *   floor      one thread signals a condition variable another thread sleeps on, the two
+ *              pinned to different cores; latency = the sleeper's wake time - the signal
+ *              time. Pinning matters: unpinned, the scheduler runs the woken sleeper on
+ *              the waker's own core (it preempts the waker, or the waker sleeps at once),
+ *              a same-core handoff of ~3.5 us, where a real cross-core wake of a core idle
+ *              for a while costs ~30 us on these VMs (an IPI to a halted vCPU). The
+ *              same-core handoff is printed beside it, for scale.
  *   latency    the sgdma sample, 512 B reads, threads engine, timing=0: from the device
  *              asserting its interrupt (the IRQ_ASSERT trace record, machine time) to the
  *              request's completion callback (run in the DPC, machine time)
@@ -13,6 +18,7 @@
  * Prints p50 and p99 and their ratio to the floor's p50.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +41,45 @@ typedef struct pingpong {
     uint64_t sent_ns;
     double *lat;
     unsigned n;
+    int sleeper_cpu;
 } pingpong;
+
+/* Pin the calling thread to `cpu` (-1: leave it free). */
+static void pin_to(int cpu)
+{
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        bench_die("pthread_setaffinity_np", "cannot pin a thread");
+}
+
+/* The first two CPUs this process may use; false if it has only one. */
+static bool two_cpus(int *a, int *b)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return false;
+    *a = *b = -1;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, &set))
+            continue;
+        if (*a < 0)
+            *a = c;
+        else {
+            *b = c;
+            return true;
+        }
+    }
+    return false;
+}
 
 static void *sleeper(void *arg)
 {
     pingpong *p = arg;
+    pin_to(p->sleeper_cpu);
     pthread_mutex_lock(&p->lock);
     while (!p->quit) {
         p->asleep = true;
@@ -57,13 +97,17 @@ static void *sleeper(void *arg)
 
 /* `gap_ns` between signals: 200 us, or 1 ms like the after-idle reads (a core that has
  * idled longer sleeps deeper, and the wake-up costs more). */
-static void measure_floor(double *lat, long gap_ns)
+static void measure_floor(double *lat, long gap_ns, int waker_cpu, int sleeper_cpu)
 {
-    pingpong p = { .lat = lat };
+    pingpong p = { .lat = lat, .sleeper_cpu = sleeper_cpu };
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.cond, NULL);
     pthread_t t;
     pthread_create(&t, NULL, sleeper, &p);
+    cpu_set_t saved;
+    if (pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) != 0)
+        bench_die("pthread_getaffinity_np", "cannot read the affinity");
+    pin_to(waker_cpu);
     for (unsigned i = 0; i < SAMPLES; i++) {
         struct timespec gap = { 0, gap_ns };       /* let the sleeper really sleep */
         nanosleep(&gap, NULL);
@@ -91,6 +135,7 @@ static void measure_floor(double *lat, long gap_ns)
         sched_yield();
     }
     pthread_join(t, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
     pthread_mutex_destroy(&p.lock);
     pthread_cond_destroy(&p.cond);
 }
@@ -163,9 +208,15 @@ int main(int argc, char **argv)
     bench_out out;
     bench_open(&out, json, "threads");
 
-    static double floor_lat[SAMPLES], floor_idle[SAMPLES], b2b[SAMPLES], idle[SAMPLES];
-    measure_floor(floor_lat, 200000);
-    measure_floor(floor_idle, 1000000);
+    static double floor_lat[SAMPLES], floor_idle[SAMPLES], same_core[SAMPLES], b2b[SAMPLES],
+        idle[SAMPLES];
+    int cpu_a = -1, cpu_b = -1;
+    bool cross = two_cpus(&cpu_a, &cpu_b);
+    if (!cross)
+        fprintf(stderr, "bench_threads: one CPU only: the floor is not cross-core\n");
+    measure_floor(floor_lat, 200000, cpu_a, cross ? cpu_b : -1);
+    measure_floor(floor_idle, 1000000, cpu_a, cross ? cpu_b : -1);
+    measure_floor(same_core, 1000000, cpu_a, cpu_a);
 
     wdfdma_machine_config c;
     wdfdma_machine_config_init(&c);
@@ -200,6 +251,8 @@ int main(int argc, char **argv)
               "us", NULL, 0, NULL, -1);
     bench_row(&out, "cross-core futex (condvar) wake p99, 1 ms gaps", fi99 / 1000, "us", NULL, 0,
               NULL, -1);
+    bench_row(&out, "same-core futex (condvar) handoff p50, 1 ms gaps (for scale)",
+              pct(same_core, SAMPLES, 0.5) / 1000, "us", NULL, 0, NULL, -1);
     /* Each latency against the floor measured under the same idleness. */
     const char *names[2] = { "back to back", "after 1 ms idle" };
     const char *floors[2] = { "floor p50", "idle floor p50" };
