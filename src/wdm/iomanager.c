@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,11 @@
 
 /* The machine's slot for the I/O manager: the last one, unused by the layers. */
 #define WDM_IO_SLOT MACH_SLOT_WDM_IO
+/* Freed lookaside IRPs are kept up to the machine's peak in flight, at least
+ * IRP_LOOKASIDE_DEPTH and at most IRP_LOOKASIDE_DEPTH_MAX (see LOOKASIDE_DEPTH in mdl.c
+ * for why the depth follows the peak, as Windows' adjusts to the miss rate). */
 #define IRP_LOOKASIDE_DEPTH 256u
+#define IRP_LOOKASIDE_DEPTH_MAX 16384u
 #define IRP_BLOCK_MAGIC 0x49725062u         /* "IrPb" */
 
 enum irp_state { IRP_ALLOCATED = 1, IRP_IN_DRIVER, IRP_COMPLETED };
@@ -46,6 +51,7 @@ typedef struct io_state {
     irp_block *free;
     unsigned depth;
     volatile LONG64 outstanding;
+    _Atomic LONG64 peak;                    /* most ever outstanding: the lookaside's depth */
     KSPIN_LOCK cancel_lock;                 /* IoAcquireCancelSpinLock */
 } io_state;
 
@@ -164,7 +170,9 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
         b->from_lookaside = small;
     }
     irp_init(b, StackSize);
-    InterlockedIncrement64(&s->outstanding);
+    LONG64 n = InterlockedIncrement64(&s->outstanding);
+    if (n > atomic_load_explicit(&s->peak, memory_order_relaxed))
+        atomic_store_explicit(&s->peak, n, memory_order_relaxed);   /* a hint: races are harmless */
     return &b->irp;
 }
 
@@ -180,7 +188,11 @@ VOID IoFreeIrp(PIRP Irp)
     b->magic = 0;
     if (b->from_lookaside) {
         mach_own_lock(m, &s->lock);
-        bool kept = s->depth < IRP_LOOKASIDE_DEPTH;
+        LONG64 peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
+        unsigned cap = peak < IRP_LOOKASIDE_DEPTH       ? IRP_LOOKASIDE_DEPTH
+                       : peak > IRP_LOOKASIDE_DEPTH_MAX ? IRP_LOOKASIDE_DEPTH_MAX
+                                                        : (unsigned)peak;
+        bool kept = s->depth < cap;
         if (kept) {
             b->next_free = s->free;
             s->free = b;
