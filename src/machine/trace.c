@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,44 @@ static inline uint64_t hash_record(uint64_t h, uint64_t t, uint64_t packed, uint
     return fold(h, d ^ name_d);
 }
 
+/* type, cpu, irql and obj are eight adjacent bytes of a record, in the order of the hash's
+ * packed word (type | cpu << 16 | irql << 24 | obj << 32): on a little-endian host one
+ * 8-byte load or store moves all four. */
+_Static_assert(offsetof(wdfdma_trace_record, type) == 8 &&
+                   offsetof(wdfdma_trace_record, cpu) == 10 &&
+                   offsetof(wdfdma_trace_record, irql) == 11 &&
+                   offsetof(wdfdma_trace_record, obj) == 12,
+               "the packed fields of a trace record are one 8-byte word");
+#define PACKED_AT(r) ((char *)(r) + offsetof(wdfdma_trace_record, type))
+
+static inline uint64_t packed_fields(uint16_t type, uint8_t cpu, uint8_t irql, uint32_t obj)
+{
+    return (uint64_t)type | (uint64_t)cpu << 16 | (uint64_t)irql << 24 | (uint64_t)obj << 32;
+}
+
+static inline uint64_t packed_load(const wdfdma_trace_record *r)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, PACKED_AT(r), sizeof(w));
+    return w;
+#else
+    return packed_fields(r->type, r->cpu, r->irql, r->obj);
+#endif
+}
+
+static inline void packed_store(wdfdma_trace_record *r, uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(PACKED_AT(r), &w, sizeof(w));
+#else
+    r->type = (uint16_t)w;
+    r->cpu = (uint8_t)(w >> 16);
+    r->irql = (uint8_t)(w >> 24);
+    r->obj = (uint32_t)(w >> 32);
+#endif
+}
+
 /* A text file or a sink is attached: out of line, so the common case (nobody reads the
  * trace but the hash and the ring) has no 256-byte line buffer in its frame. */
 __attribute__((noinline)) static void trace_consumers(wdfdma_machine *m,
@@ -174,9 +213,8 @@ static void fold_pending(mach_trace_state *tr)
     uint64_t h = tr->hash;
     for (uint64_t i = tr->hashed; i != tr->count; i++) {
         const wdfdma_trace_record *r = &tr->ring[i & tr->mask];
-        uint64_t packed = (uint64_t)r->type | (uint64_t)r->cpu << 16 |
-                          (uint64_t)r->irql << 24 | (uint64_t)r->obj << 32;
-        h = hash_record(h, r->time_ns, packed, r->a, r->b, name_digest_cached(tr, r->name));
+        h = hash_record(h, r->time_ns, packed_load(r), r->a, r->b,
+                        name_digest_cached(tr, r->name));
     }
     tr->hash = h;
     tr->hashed = tr->count;
@@ -206,14 +244,8 @@ static inline void trace_put(wdfdma_machine *m, uint64_t t, uint16_t type, uint3
     wdfdma_trace_record *r = &tr->ring[tr->count & tr->mask];
     tr->count++;
     r->time_ns = t;
-    r->type = type;
-    r->cpu = 0;
-    r->irql = 0;
-    if (mach_ctx.m == m) {
-        r->cpu = mach_ctx.cpu;
-        r->irql = mach_ctx.irql;
-    }
-    r->obj = obj;
+    bool mine = mach_ctx.m == m;
+    packed_store(r, packed_fields(type, mine ? mach_ctx.cpu : 0, mine ? mach_ctx.irql : 0, obj));
     r->name = name;
     r->a = a;
     r->b = b;
