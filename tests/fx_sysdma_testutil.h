@@ -484,6 +484,7 @@ typedef struct sdu_opts {
     wdfdma_engine engine;
     bool verifier;
     const char *sdmac_options;       /* NULL: "channels=8" */
+    wdfdma_mem_policy memory;        /* 0: the machine's default (scattered) */
 } sdu_opts;
 
 static inline void sdu_bugcheck_handler(void *ctx, const wdfdma_bugcheck *bc)
@@ -518,6 +519,8 @@ static inline void sdu_up(sdu *t, const sdu_opts *o)
     c.engine = o->engine;
     c.seed = 41;
     c.verifier = o->verifier;
+    if (o->memory)
+        c.memory = o->memory;
     if (wdfdma_machine_create(&c, &t->m) < 0)
         fail_msg("machine: %s", wdfdma_last_error());
     wdfdma_machine_set_bugcheck_handler(t->m, sdu_bugcheck_handler, t);
