@@ -44,6 +44,18 @@ if [ -n "$cmd" ]; then
     [ -n "$ha" ] && [ "$ha" = "$hb" ] || fail "replay differs: '$ha' vs '$hb'"
 fi
 
+# Regressions found by longer soaks, each the exact command `soak` printed.
+# Seed 2852: a surprise removal raised while a power-down fault's D0Exit ran; the nested
+# removal released the hardware and the power-down then ended in D3 (WDF_PNP_FATAL_ERROR
+# 0x10D/0xC). PnP events of a device now run one at a time (binding.c, node_event).
+if "$WDFDMA" run sgdma --profile sg64 --size 64K --count 8 --seed 2852 \
+        --faults 'cancel:p=0.02,power-down:nth=4,surprise-remove:nth=24' --verifier \
+        >"$TMP/out" 2>"$TMP/err"; then
+    grep -q "result       PASS" "$TMP/out" || fail "seed 2852: $(tail -5 "$TMP/out")"
+else
+    fail "seed 2852 exited $?: $(grep -m3 'BUG CHECK\|WDF_' "$TMP/err")"
+fi
+
 expect_usage() {
     local want=$1
     shift

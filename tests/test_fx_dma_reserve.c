@@ -203,6 +203,75 @@ static void test_immediate_and_cancel(void **state)
     tdu_down(&t);
 }
 
+/* DmaCompleted* on a transfer that has not started: its SG list (or adapter channel) still
+ * waits for map registers another transaction holds, so EvtProgramDma has not run. A
+ * verifier finding; the transaction ends (TRUE, STATUS_INVALID_DEVICE_STATE, TransferFailed)
+ * and its request is withdrawn: when the registers free up nothing is granted to it, and
+ * nothing is left in the HAL. Before, the framework staged the next transfer beside the
+ * waiting request, two requests shared one preallocated SG buffer, and the second put of
+ * that buffer bug checked 0xE6 (fuzz_ddi). DmaCompletedFinal there ends the transaction
+ * without a finding (a watchdog giving up on a transfer that never got its registers). */
+static void completed_while_waiting(WDF_DMA_PROFILE profile, ULONG version, bool final)
+{
+    tdu t;
+    up(&t, profile, version, 4);                /* 4 map registers per adapter */
+    WDFDMATRANSACTION first = tdrv.tr[RD], tr = tdrv.tr[WR];
+    tdu_buf a = tdu_buf_new(0, 16 * KB), b = tdu_buf_new(0, 8 * KB);
+    assert_int_equal(WdfDmaTransactionInitialize(first, TdrvEvtProgramDma, WR, a.mdl, a.va,
+                                                 a.len), STATUS_SUCCESS);
+    assert_int_equal(tdu_execute(first, NULL), STATUS_SUCCESS);
+    assert_int_equal(tdrv.program_calls, 1);
+    assert_true(tdu_regs_in_use(&t) >= 3);      /* too few left for the 8 KiB one */
+    assert_int_equal(WdfDmaTransactionInitialize(tr, TdrvEvtProgramDma, WR, b.mdl, b.va, b.len),
+                     STATUS_SUCCESS);
+    assert_int_equal(tdu_execute(tr, NULL), STATUS_SUCCESS);
+    assert_int_equal(tdrv.program_calls, 1);    /* waiting for map registers */
+    uint64_t findings = mach_findings(t.m);
+    NTSTATUS st = STATUS_SUCCESS;
+    if (final) {
+        assert_true(WdfDmaTransactionDmaCompletedFinal(tr, 0, &st));
+        assert_int_equal(mach_findings(t.m), findings);
+    } else {
+        assert_true(WdfDmaTransactionDmaCompletedWithLength(tr, 100, &st));
+        assert_int_equal(st, STATUS_INVALID_DEVICE_STATE);
+        assert_int_equal(tdu_state(tr), FX_DMA_TRANSFER_FAILED);
+        assert_int_equal(mach_findings(t.m), findings + 1);
+    }
+    /* The first finishes; its registers free; nothing is granted to the withdrawn one. */
+    unsigned transfers = tdu_drain(first, &st);
+    assert_int_equal(st, STATUS_SUCCESS);
+    (void)wdfdma_machine_run(t.m);
+    mach_enter(t.m);
+    assert_int_equal(tdrv.program_calls, (LONG)transfers);
+    for (unsigned i = 0; i < transfers && i < TDU_MAX_RECORDS; i++)
+        assert_ptr_equal(tdrv.rec[i].transaction, first);
+    tdu_assert_idle(&t);
+    assert_int_equal(WdfDmaTransactionRelease(first), STATUS_SUCCESS);
+    assert_int_equal(WdfDmaTransactionRelease(tr), STATUS_SUCCESS);
+    /* and the transaction works again */
+    assert_int_equal(WdfDmaTransactionInitialize(tr, TdrvEvtProgramDma, WR, b.mdl, b.va, b.len),
+                     STATUS_SUCCESS);
+    assert_int_equal(tdu_execute(tr, NULL), STATUS_SUCCESS);
+    assert_true(tdrv.program_calls > (LONG)transfers);
+    (void)tdu_drain(tr, &st);
+    assert_int_equal(st, STATUS_SUCCESS);
+    assert_int_equal(WdfDmaTransactionRelease(tr), STATUS_SUCCESS);
+    tdu_assert_idle(&t);
+    tdu_buf_free(&a);
+    tdu_buf_free(&b);
+    tdu_down(&t);
+}
+
+static void test_completed_while_waiting(void **state)
+{
+    (void)state;
+    completed_while_waiting(WdfDmaProfileScatterGather, 3, false);
+    completed_while_waiting(WdfDmaProfileScatterGather, 0, false);
+    completed_while_waiting(WdfDmaProfilePacket, 3, false);
+    completed_while_waiting(WdfDmaProfileScatterGather, 3, true);
+    completed_while_waiting(WdfDmaProfilePacket, 3, true);
+}
+
 /* Data through the device on reserved registers (v3 packet, bounce on a 32-bit device). */
 static void test_reserved_hw_data(void **state)
 {
@@ -242,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_reserve_explicit),
         cmocka_unit_test(test_reserve_computed),
         cmocka_unit_test(test_immediate_and_cancel),
+        cmocka_unit_test(test_completed_while_waiting),
         cmocka_unit_test(test_reserved_hw_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

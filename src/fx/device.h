@@ -66,6 +66,16 @@ typedef struct fx_devnode {
     /* The WDFDEVICE_INIT while EvtDriverDeviceAdd runs. Kept here, not only on the stack,
      * so a bug check that unwinds out of the callback leaves it owned by the node. */
     struct WDFDEVICE_INIT *add_init;
+    /* PnP/power events run one at a time (src/host/binding.c, node_event): the thread
+     * running one, and work raised meanwhile that must wait for it (fault-plan actions,
+     * WdfDeviceSetFailed), run by deferred_work once the node is idle. */
+    pthread_mutex_t pnp_lock;
+    pthread_cond_t pnp_idle;
+    const void *pnp_owner;
+    uint8_t deferred[8];
+    unsigned ndeferred;
+    mach_work deferred_work;
+    volatile LONG deferred_queued;
 } fx_devnode;
 
 /* The PnP/power states a device node goes through (see devicepnp.c for the diagram). */

@@ -5,7 +5,7 @@
  *
  * A bind is what the PnP manager does for a new device: find the driver whose hardware
  * IDs include the model's, call DRIVER_EXTENSION.AddDevice (the framework's, which calls
- * EvtDriverDeviceAdd), then send IRP_MN_START_DEVICE (fx_pnp_event_run START). A start
+ * EvtDriverDeviceAdd), then send IRP_MN_START_DEVICE (node_event START). A start
  * that fails is followed by removal, as the PnP manager removes a device that failed to
  * start; the node then reports "failed".
  *
@@ -27,20 +27,92 @@
 #include "host/host_internal.h"
 #include "wdfdma/registry.h"
 
-/* ---- per-machine state --------------------------------------------------------------- */
-static bool failed_work_idle(void *ctx)
+/* ---- one PnP event at a time per device node ------------------------------------------ */
+/* The PnP manager sends a device one PnP or power IRP at a time, and KMDF's state machine
+ * queues events that arrive while it is busy. Here the sources of events are the host API
+ * (bind, power, remove), machine teardown, and two kinds of PASSIVE work items: the fault
+ * plan's device actions and WdfDeviceSetFailed. A work item can run while an event is in
+ * progress, inside a PnP callback's wait (the sim engine runs work items there) or on a
+ * worker thread; then it is deferred and runs once the event is over. A surprise removal
+ * that lands in the middle of a power-down is therefore seen by the framework after the
+ * power-down, as Windows would deliver it (before this, the nested removal released the
+ * hardware and the power-down then finished into D3: WDF_PNP_FATAL_ERROR, soak seed 2852).
+ * Host API calls from another thread wait for the running event. */
+enum { DEFER_SURPRISE = 1, DEFER_POWER_DOWN, DEFER_FAILED };
+
+static _Thread_local char pnp_thread;   /* its address names the calling thread */
+
+static void node_idle_locked(fx_devnode *node, const void *outer)
 {
-    return __atomic_load_n(&((fx_devnode *)ctx)->failed_queued, __ATOMIC_ACQUIRE) == 0;
+    node->pnp_owner = outer;
+    if (outer != NULL)
+        return;
+    pthread_cond_broadcast(&node->pnp_idle);
+    if (node->ndeferred != 0 && node->deferred_queued == 0) {
+        __atomic_store_n(&node->deferred_queued, 1, __ATOMIC_RELEASE);
+        mach_work_queue(wdfdma_dev_machine(node->hardware), &node->deferred_work);
+    }
+}
+
+/* Send `ev` to the node's device; waits while another thread runs one of its events. */
+static NTSTATUS node_event(fx_devnode *node, fx_pnp_event ev)
+{
+    pthread_mutex_lock(&node->pnp_lock);
+    while (node->pnp_owner != NULL && node->pnp_owner != &pnp_thread)
+        pthread_cond_wait(&node->pnp_idle, &node->pnp_lock);
+    const void *outer = node->pnp_owner;    /* this thread, one event up (after_failure) */
+    node->pnp_owner = &pnp_thread;
+    pthread_mutex_unlock(&node->pnp_lock);
+    NTSTATUS status = node->device != NULL ? fx_pnp_event_run(node->device, ev)
+                                           : STATUS_INVALID_DEVICE_STATE;
+    pthread_mutex_lock(&node->pnp_lock);
+    node_idle_locked(node, outer);
+    pthread_mutex_unlock(&node->pnp_lock);
+    return status;
+}
+
+/* A work item's PnP action: true if an event is in progress (here or on another thread)
+ * and the action was recorded to run after it. */
+static bool defer_if_busy(fx_devnode *node, uint8_t what)
+{
+    pthread_mutex_lock(&node->pnp_lock);
+    bool busy = node->pnp_owner != NULL;
+    if (busy) {
+        if (node->ndeferred < sizeof(node->deferred))
+            node->deferred[node->ndeferred++] = what;
+        else
+            mach_report(wdfdma_dev_machine(node->hardware), "pnp",
+                        "device '%s': more than %zu PnP actions raised during one event; "
+                        "action %u dropped", wdfdma_dev_name(node->hardware),
+                        sizeof(node->deferred), what);
+    }
+    pthread_mutex_unlock(&node->pnp_lock);
+    return busy;
+}
+
+static void node_init_events(fx_devnode *node);
+static void node_destroy_events(fx_devnode *node)
+{
+    pthread_mutex_destroy(&node->pnp_lock);
+    pthread_cond_destroy(&node->pnp_idle);
+}
+
+/* ---- per-machine state --------------------------------------------------------------- */
+static bool node_quiet(void *ctx)
+{
+    fx_devnode *node = ctx;
+    return __atomic_load_n(&node->failed_queued, __ATOMIC_ACQUIRE) == 0 &&
+           __atomic_load_n(&node->deferred_queued, __ATOMIC_ACQUIRE) == 0;
 }
 
 static void remove_remaining(fx_devnode *node)
 {
-    mach_wait(mach_current(), failed_work_idle, node, -1);
+    mach_wait(mach_current(), node_quiet, node, -1);
     fx_device *dev = node->device;
     if (dev == NULL)
         return;
     if (dev->pnp_state != FX_PNP_REMOVED) {
-        (void)fx_pnp_event_run(dev, FX_PNP_EV_REMOVE);
+        (void)node_event(node, FX_PNP_EV_REMOVE);
         fx_verifier_check_removal(dev);
     }
     node->device = NULL;
@@ -80,6 +152,7 @@ static void state_destroy(void *p)
         mach_device_set_binding(st->nodes->hardware, NULL);
         if (st->nodes->add_init != NULL)   /* a bug check unwound EvtDriverDeviceAdd */
             ExFreePool(st->nodes->add_init);
+        node_destroy_events(st->nodes);
         free(st->nodes);
         st->nodes = next;
     }
@@ -104,21 +177,25 @@ static int after_failure(fx_devnode *node, NTSTATUS status, const char *what);
  * "power-down" is a D3 request in the middle of whatever the device was doing, followed
  * by D0, as a system sleep and resume. A failing power transition fails the device as
  * a host request would. */
+static void run_fault_action(fx_devnode *node, bool surprise)
+{
+    if (!present(node) || defer_if_busy(node, surprise ? DEFER_SURPRISE : DEFER_POWER_DOWN))
+        return;
+    if (surprise) {
+        (void)node_event(node, FX_PNP_EV_SURPRISE);
+        return;
+    }
+    NTSTATUS status = node_event(node, FX_PNP_EV_SET_D3);
+    if (NT_SUCCESS(status) && present(node))
+        status = node_event(node, FX_PNP_EV_SET_D0);
+    if (!NT_SUCCESS(status) && status != STATUS_INVALID_DEVICE_STATE && present(node))
+        (void)after_failure(node, status, "power-down fault");
+}
+
 static void fault_action(void *ctx, wdfdma_dev *hw, mach_fault_action action)
 {
     (void)ctx;
-    fx_devnode *node = mach_device_binding(hw);
-    if (!present(node))
-        return;
-    if (action == MACH_FAULT_ACT_SURPRISE_REMOVE) {
-        (void)fx_pnp_event_run(node->device, FX_PNP_EV_SURPRISE);
-        return;
-    }
-    NTSTATUS status = fx_pnp_event_run(node->device, FX_PNP_EV_SET_D3);
-    if (NT_SUCCESS(status) && present(node))
-        status = fx_pnp_event_run(node->device, FX_PNP_EV_SET_D0);
-    if (!NT_SUCCESS(status) && status != STATUS_INVALID_DEVICE_STATE && present(node))
-        (void)after_failure(node, status, "power-down fault");
+    run_fault_action(mach_device_binding(hw), action == MACH_FAULT_ACT_SURPRISE_REMOVE);
 }
 
 fx_machine_state *fx_state(wdfdma_machine *m)
@@ -318,6 +395,7 @@ static fx_devnode *node_for(fx_machine_state *st, wdfdma_dev *hw)
     node->pdo.Size = (USHORT)sizeof(DEVICE_OBJECT);
     node->pdo.DeviceExtension = hw;
     node->pdo.StackSize = 1;
+    node_init_events(node);
     mach_device_set_binding(hw, node);
     mach_spin_acquire(&st->lock);
     node->next = st->nodes;
@@ -336,7 +414,7 @@ static int after_failure(fx_devnode *node, NTSTATUS status, const char *what)
 {
     node->start_failed = true;
     if (node->device != NULL && node->device->pnp_state == FX_PNP_FAILED)
-        (void)fx_pnp_event_run(node->device, FX_PNP_EV_REMOVE);
+        (void)node_event(node, FX_PNP_EV_REMOVE);
     return mach_error(EIO, "device '%s': %s failed with NTSTATUS 0x%08X",
                       wdfdma_dev_name(node->hardware), what, (unsigned)status);
 }
@@ -379,7 +457,7 @@ static int add_and_start(fx_devnode *node, struct wdfdma_driver *drv)
         return mach_error(EIO, "device '%s': EvtDriverDeviceAdd of '%s' failed with NTSTATUS "
                           "0x%08X", wdfdma_dev_name(node->hardware), drv->name, (unsigned)status);
     }
-    status = fx_pnp_event_run(node->device, FX_PNP_EV_START);
+    status = node_event(node, FX_PNP_EV_START);
     return NT_SUCCESS(status) ? 0 : after_failure(node, status, "start");
 }
 
@@ -419,7 +497,7 @@ static int pnp_request(wdfdma_dev *dev, fx_pnp_event ev, const char *what, fx_de
         return mach_error(ENODEV, "%s: device '%s' is not bound to a driver", what,
                           wdfdma_dev_name(dev));
     fx_pnp_state from = node->device->pnp_state;
-    NTSTATUS status = fx_pnp_event_run(node->device, ev);
+    NTSTATUS status = node_event(node, ev);
     if (status == STATUS_INVALID_DEVICE_STATE && node->device->pnp_state == from)
         return mach_error(EINVAL, "%s: not possible for device '%s' in state '%s'", what,
                           wdfdma_dev_name(dev), fx_pnp_state_name(from));
@@ -492,18 +570,56 @@ void wdfdma_device_callback_log_clear(wdfdma_dev *dev)
 /* ---- WdfDeviceSetFailed -------------------------------------------------------------- */
 /* Windows sends a device that reports itself failed IRP_MN_SURPRISE_REMOVAL and then
  * IRP_MN_REMOVE_DEVICE; with AttemptRestart the device is enumerated and started again. */
-static void failed_work(mach_work *w)
+static void run_failed(fx_devnode *node)
 {
-    fx_devnode *node = CONTAINING_RECORD(w, fx_devnode, failed_work);
     if (present(node)) {
-        fx_device *dev = node->device;
-        (void)fx_pnp_event_run(dev, FX_PNP_EV_SURPRISE);
-        (void)fx_pnp_event_run(dev, FX_PNP_EV_REMOVE);
+        if (defer_if_busy(node, DEFER_FAILED))
+            return;                         /* failed_queued stays set until it runs */
+        (void)node_event(node, FX_PNP_EV_SURPRISE);
+        (void)node_event(node, FX_PNP_EV_REMOVE);
         if (node->failed_action == WdfDeviceFailedAttemptRestart && node->driver->fx != NULL)
             (void)add_and_start(node, node->driver);
     }
     __atomic_store_n(&node->failed_queued, 0, __ATOMIC_RELEASE);
-    mach_signal(node->device ? node->device->obj.machine : mach_current());
+    mach_signal(wdfdma_dev_machine(node->hardware));
+}
+
+static void failed_work(mach_work *w)
+{
+    run_failed(CONTAINING_RECORD(w, fx_devnode, failed_work));
+}
+
+/* The actions deferred while an event ran, in the order they were raised. One that finds
+ * the node busy again (a worker thread started another event) is deferred again. */
+static void deferred_work(mach_work *w)
+{
+    fx_devnode *node = CONTAINING_RECORD(w, fx_devnode, deferred_work);
+    uint8_t todo[sizeof(node->deferred)];
+    pthread_mutex_lock(&node->pnp_lock);
+    unsigned n = node->ndeferred;
+    memcpy(todo, node->deferred, n);
+    node->ndeferred = 0;
+    pthread_mutex_unlock(&node->pnp_lock);
+    for (unsigned i = 0; i < n; i++) {
+        if (todo[i] == DEFER_FAILED)
+            run_failed(node);
+        else
+            run_fault_action(node, todo[i] == DEFER_SURPRISE);
+    }
+    pthread_mutex_lock(&node->pnp_lock);
+    __atomic_store_n(&node->deferred_queued, 0, __ATOMIC_RELEASE);
+    /* Deferred again meanwhile, and the node already idle: nobody else will queue it. */
+    if (node->pnp_owner == NULL)
+        node_idle_locked(node, NULL);
+    pthread_mutex_unlock(&node->pnp_lock);
+    mach_signal(wdfdma_dev_machine(node->hardware));
+}
+
+static void node_init_events(fx_devnode *node)
+{
+    pthread_mutex_init(&node->pnp_lock, NULL);
+    pthread_cond_init(&node->pnp_idle, NULL);
+    node->deferred_work.fn = deferred_work;
 }
 
 void fx_device_report_failed(fx_device *dev, WDF_DEVICE_FAILED_ACTION action)
