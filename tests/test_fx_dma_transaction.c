@@ -89,8 +89,15 @@ static void test_initialize_bad_arguments(void **state)
     assert_int_equal(t.bc.p[0], WDF_REQUIRED_PARAMETER_IS_NULL);
     /* A chain shorter than Length fails cleanly and leaves the transaction Released. */
     NTSTATUS st = WdfDmaTransactionInitialize(tr, TdrvEvtProgramDma, RD, b.mdl, b.va, b.len + 1);
-    assert_false(NT_SUCCESS(st));
+    assert_int_equal(st, STATUS_INVALID_PARAMETER);
     assert_int_equal(tdu_state(tr), FX_DMA_RELEASED);
+    /* ... also when the MDL ends exactly on a fragment boundary, so only a later fragment
+     * would find the chain's end (fuzz_ddi: that walk went off the chain, through NULL) */
+    tdu_buf f = tdu_buf_new(0, 16 * KB);
+    assert_int_equal(WdfDmaTransactionInitialize(tr, TdrvEvtProgramDma, RD, f.mdl, f.va,
+                                                 f.len + 1), STATUS_INVALID_PARAMETER);
+    assert_int_equal(tdu_state(tr), FX_DMA_RELEASED);
+    tdu_buf_free(&f);
     /* InitializeUsingOffset = Initialize at MdlVA + Offset */
     assert_int_equal(WdfDmaTransactionInitializeUsingOffset(tr, TdrvEvtProgramDma, RD, b.mdl,
                                                             b.len - 10, 10),

@@ -331,6 +331,17 @@ static NTSTATUS prepare_single_transfer(fx_dma_transaction *t)
     return STATUS_SUCCESS;
 }
 
+/* The MDL chain from `offset` in its first MDL holds at least `length` bytes. A shorter
+ * chain would send every later walk (staging, map-register counts) off its end; found by
+ * fuzz_ddi (a length past the single MDL of a scatter/gather transaction). */
+static bool chain_covers(PMDL mdl, size_t offset, size_t length)
+{
+    size_t have = MmGetMdlByteCount(mdl) - offset;
+    for (PMDL m = mdl->Next; have < length && m != NULL; m = m->Next)
+        have += MmGetMdlByteCount(m);
+    return have >= length;
+}
+
 static NTSTATUS transaction_initialize(fx_dma_transaction *t, PFN_WDF_PROGRAM_DMA program,
                                        WDF_DMA_DIRECTION dir, PMDL mdl, size_t offset,
                                        size_t length)
@@ -357,8 +368,10 @@ static NTSTATUS transaction_initialize(fx_dma_transaction *t, PFN_WDF_PROGRAM_DM
         PDMA_ADAPTER a = t->adapter_info->adapter;
         a->DmaOperations->InitializeDmaTransferContext(a, t->transfer_context);
     }
-    NTSTATUS status = STATUS_SUCCESS;
-    if (t->require_single_transfer) {
+    /* A failed Initialize leaves the transaction Released, a short chain included. */
+    NTSTATUS status = chain_covers(mdl, offset, length) ? STATUS_SUCCESS
+                                                        : STATUS_INVALID_PARAMETER;
+    if (NT_SUCCESS(status) && t->require_single_transfer) {
         if (t->max_fragment < t->enabler->maximum_length)
             t->max_fragment = t->enabler->maximum_length;
         status = prepare_single_transfer(t);
