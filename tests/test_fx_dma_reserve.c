@@ -173,6 +173,7 @@ static void test_immediate_and_cancel(void **state)
     assert_int_equal(tdrv.program_calls, 0);                   /* queued */
     assert_true(WdfDmaTransactionCancel(tr));
     assert_int_equal(tdu_state(tr), FX_DMA_TRANSFER_FAILED);
+    assert_int_equal(WdfDmaTransactionGetCurrentDmaTransferLength(tr), 0);   /* no transfer */
     WdfDmaTransactionFreeResources(hog);                       /* registers free now */
     (void)wdfdma_machine_run(t.m);
     mach_enter(t.m);

@@ -886,6 +886,7 @@ BOOLEAN WdfDmaTransactionCancel(WDFDMATRANSACTION DmaTransaction)
         }
         fx_dma_set_state(t, FX_DMA_TRANSFER_FAILED);
         release_request_reference(t);
+        t->cur_length = 0;   /* ended without a transfer (as a failed Execute; fuzz_ddi) */
     }
     return cancelled;
 }
