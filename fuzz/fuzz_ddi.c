@@ -505,10 +505,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * and tearing it down may bug check again (the verifier finds those resources).
          * Tear it down best-effort; if that bug checks too, the dead machine is abandoned
          * (the smoke run turns leak detection off for this reason). */
-        for (unsigned i = 0; i < SLOTS; i++)
-            free_mdl_chain(mdl[i]);
-        if (!TRAP((void)wdfdma_device_remove(hw)))
+        /* The MDLs go after the device: removing it disposes of its transactions, and
+         * putting one's SG list can grant another's request still queued in the HAL,
+         * which walks that transaction's MDL chain (freed first, that walk read freed
+         * memory: a harness bug, found by a longer run). They go before the machine,
+         * whose frames they hold; an abandoned machine keeps them. */
+        if (!TRAP((void)wdfdma_device_remove(hw))) {
+            for (unsigned i = 0; i < SLOTS; i++)
+                free_mdl_chain(mdl[i]);
             (void)TRAP(wdfdma_machine_destroy(rig.m));
+        }
         rig.m = NULL;
         return 0;
     }
