@@ -509,12 +509,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * putting one's SG list can grant another's request still queued in the HAL,
          * which walks that transaction's MDL chain (freed first, that walk read freed
          * memory: a harness bug, found by a longer run). They go before the machine,
-         * whose frames they hold; an abandoned machine keeps them. */
-        if (!TRAP((void)wdfdma_device_remove(hw))) {
-            for (unsigned i = 0; i < SLOTS; i++)
-                free_mdl_chain(mdl[i]);
+         * whose frames they hold. */
+        bool removed = !TRAP((void)wdfdma_device_remove(hw));
+        for (unsigned i = 0; i < SLOTS; i++)
+            (void)TRAP(free_mdl_chain(mdl[i]));
+        if (removed)
             (void)TRAP(wdfdma_machine_destroy(rig.m));
-        }
         rig.m = NULL;
         return 0;
     }
