@@ -263,6 +263,13 @@ SgdmaReleaseClaim(
     Channel->Completing = FALSE;
     if (TransactionEnded) {
         NT_ASSERT(!Channel->Busy);
+        //
+        // EvtIoStop may already be running for this request on another processor, and
+        // find it only after it completed: it must leave it alone then too, so the
+        // handle stays recorded until the channel's next request (none is dispatched
+        // while the queue is stopping).
+        //
+        Channel->EndingRequest = Channel->Request;
         Channel->Request = NULL;
         Channel->StopStatus = STATUS_SUCCESS;
     } else if (Channel->Busy) {
@@ -1040,6 +1047,9 @@ SgdmaSetChannelRequest(
     WdfInterruptAcquireLock(Channel->DevExt->Interrupt);
     Channel->Request = Request;
     Channel->StopStatus = STATUS_SUCCESS;
+    if (Request != NULL) {
+        Channel->EndingRequest = NULL;  // the last one's completion is long over
+    }
     WdfInterruptReleaseLock(Channel->DevExt->Interrupt);
 }
 
@@ -1238,7 +1248,9 @@ SgdmaEvtIoDeviceControlDma(
 // EvtProgramDma arms the watchdog to expire at once, and the watchdog ends it.
 //
 // A request not handed to the hardware is acknowledged: requeued on suspend so it runs
-// after power-up, kept completing on purge (removal) where it is not requeued.
+// after power-up, kept completing on purge (removal) where it is not requeued. A request
+// whose transaction has ended, that the DPC or the watchdog is completing on another
+// processor, is left alone: its completion is what the framework waits for.
 //
 _Use_decl_annotations_
 VOID
@@ -1252,6 +1264,7 @@ SgdmaEvtIoStop(
     PSGDMA_CHANNEL channel = NULL;
     NTSTATUS endStatus = STATUS_SUCCESS;
     BOOLEAN claimed = FALSE;
+    BOOLEAN ending = FALSE;
     ULONG hwStatus;
     ULONG i;
 
@@ -1260,6 +1273,17 @@ SgdmaEvtIoStop(
         if (devExt->Channel[i].Request == Request) {
             channel = &devExt->Channel[i];
         }
+        if (devExt->Channel[i].EndingRequest == Request) {
+            ending = TRUE;
+        }
+    }
+    if (ending) {
+        //
+        // Its transaction ended and the DPC or the watchdog completes it (or already
+        // did): neither acknowledge nor end it (it would be handled twice).
+        //
+        WdfInterruptReleaseLock(devExt->Interrupt);
+        return;
     }
     if (channel != NULL) {
         hwStatus = SgdmaReadChannelStatus(channel);

@@ -203,6 +203,7 @@ typedef struct _SGDMA_CHANNEL {
 
     // Guarded by the interrupt lock
     WDFREQUEST Request;                 // owns Transaction, from StartDma to completion
+    WDFREQUEST EndingRequest;           // transaction ended, request completing or done
     BOOLEAN Busy;                       // a chain is on the hardware, nobody claimed it yet
     BOOLEAN Completing;                 // its claimer is still inside DmaCompleted* /
                                         // Release (which may start the next transfer)

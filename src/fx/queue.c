@@ -140,7 +140,7 @@ NTSTATUS fx_queue_insert_locked(fx_queue *q, fx_request *r, bool at_head)
         q->ready_armed = true;
     fx_request_arm_cancel(r);
     /* Cancelled before it was queued: take the routine back and cancel here. */
-    if (r->irp->Cancel && fx_request_disarm_cancel(r)) {
+    if (wdm_irp_cancel_flag(r->irp) && fx_request_disarm_cancel(r)) {
         RemoveEntryList(&r->link);
         q->pending_count--;
         r->cancel_fired = true;

@@ -617,7 +617,7 @@ static NTSTATUS mark_cancelable(WDFREQUEST Request, PFN_WDF_REQUEST_CANCEL evt, 
         fx_request_arm_cancel(r);
         /* IoCancelIrp before we armed: take the routine back; if it is already gone the
          * routine is running and will queue the cancel itself. */
-        if (r->irp->Cancel && fx_request_disarm_cancel(r))
+        if (wdm_irp_cancel_flag(r->irp) && fx_request_disarm_cancel(r))
             cancelled = true;
     }
     if (!cancelled) {
@@ -671,7 +671,7 @@ BOOLEAN WdfRequestIsCanceled(WDFREQUEST Request)
 {
     fx_check_irql(DISPATCH_LEVEL, "WdfRequestIsCanceled");
     fx_request *r = fx_request_from_handle(Request, "WdfRequestIsCanceled");
-    return r->irp->Cancel || r->cancel_fired;
+    return wdm_irp_cancel_flag(r->irp) || r->cancel_fired;
 }
 
 /* ---- moving requests between queues ------------------------------------------------------ */

@@ -406,7 +406,9 @@ static fx_devnode *node_for(fx_machine_state *st, wdfdma_dev *hw)
 
 static bool present(const fx_devnode *node)
 {
-    return node != NULL && node->device != NULL && node->device->pnp_state != FX_PNP_REMOVED;
+    /* pnp_state is stored atomically by the PnP machine, which may run on a worker */
+    return node != NULL && node->device != NULL &&
+           __atomic_load_n(&node->device->pnp_state, __ATOMIC_ACQUIRE) != FX_PNP_REMOVED;
 }
 
 /* A failed start or power-up: PnP removes the device, the node says "failed". */

@@ -40,6 +40,13 @@ USHORT IoSizeOfIrp(CCHAR StackSize);
 NTSTATUS IoCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 /* Atomically installs Routine (or NULL) and returns the previous routine. */
 PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRoutine);
+/* Irp->Cancel as IoCancelIrp sets it from any thread: drivers read the flag without the
+ * cancel spin lock (as on Windows), so both sides use atomic accesses. */
+static inline BOOLEAN wdm_irp_cancel_flag(PIRP irp)
+{
+    return __atomic_load_n(&irp->Cancel, __ATOMIC_ACQUIRE);
+}
+
 /* <= DISPATCH. Sets Irp->Cancel; if a cancel routine is set, clears it and calls it with
  * the cancel spin lock held (the routine releases it with IoReleaseCancelSpinLock(
  * Irp->CancelIrql)). Returns TRUE if a cancel routine was called. */

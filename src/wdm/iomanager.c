@@ -242,7 +242,7 @@ static bool run_completion_routines(PIRP irp)
         bool invoke = sl->CompletionRoutine != NULL &&
                       ((NT_SUCCESS(irp->IoStatus.Status) && (sl->Control & SL_INVOKE_ON_SUCCESS)) ||
                        (NT_ERROR(irp->IoStatus.Status) && (sl->Control & SL_INVOKE_ON_ERROR)) ||
-                       (irp->Cancel && (sl->Control & SL_INVOKE_ON_CANCEL)));
+                       (wdm_irp_cancel_flag(irp) && (sl->Control & SL_INVOKE_ON_CANCEL)));
         if (invoke &&
             sl->CompletionRoutine(dev, irp, sl->Context) == STATUS_MORE_PROCESSING_REQUIRED)
             return false;
@@ -342,7 +342,7 @@ BOOLEAN IoCancelIrp(PIRP Irp)
     block_of(Irp, "IoCancelIrp");
     KIRQL irql;
     IoAcquireCancelSpinLock(&irql);
-    Irp->Cancel = TRUE;
+    __atomic_store_n(&Irp->Cancel, TRUE, __ATOMIC_RELEASE);
     PDRIVER_CANCEL routine = IoSetCancelRoutine(Irp, NULL);
     if (routine == NULL) {
         IoReleaseCancelSpinLock(irql);

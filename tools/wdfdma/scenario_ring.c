@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ typedef struct ring_read {
     uint64_t stream;                /* stream offset of its first byte */
     uint8_t *buf;
     bool busy;
+    bool cancellable;               /* op published and not completed (under run->lock) */
     wdfdma_io *op;                  /* valid while busy */
 } ring_read;
 
@@ -81,6 +83,11 @@ typedef struct ring_slot {
 } ring_slot;
 
 typedef struct ring_run {
+    /* Completions run on processor threads on the threads engine (several at once, one
+     * per device's DPC): they and the issuing thread share the reads, counters and
+     * results under this lock. Recursive: a cancel or a submission can complete a read
+     * on the calling thread. */
+    pthread_mutex_t lock;
     const cli_run_options *o;
     cli_result *res;
     wdfdma_machine *m;
@@ -168,6 +175,7 @@ static void on_read(void *ctx, int32_t status, size_t information)
 {
     ring_read *rd = ctx;
     ring_run *r = rd->run;
+    pthread_mutex_lock(&r->lock);
     r->res->requests++;
     r->res->reads++;
     r->res->bytes += information;
@@ -186,12 +194,17 @@ static void on_read(void *ctx, int32_t status, size_t information)
     cli_progress(r->done_bytes, r->total * r->ndev);
     r->slots[rd->device].received += information;
     rd->busy = false;
+    rd->cancellable = false;
     r->pending--;
+    pthread_mutex_unlock(&r->lock);
 }
 
+/* The lock is not held across a submission: the driver may complete another read on a
+ * processor thread meanwhile, inside its own locks. */
 static void issue_reads(ring_run *r, unsigned k)
 {
     ring_slot *s = &r->slots[k];
+    pthread_mutex_lock(&r->lock);
     for (unsigned i = 0; i < RING_OUTSTANDING && s->issued < r->total; i++) {
         ring_read *rd = &s->rd[i];
         if (rd->busy)
@@ -200,7 +213,14 @@ static void issue_reads(ring_run *r, unsigned k)
                           .busy = true};
         s->issued += r->chunk;
         r->pending++;
-        if (wdfdma_read_async(s->f, rd->buf, r->chunk, 0, on_read, rd, &rd->op) != 0) {
+        pthread_mutex_unlock(&r->lock);
+        wdfdma_io *op = NULL;
+        int rc = wdfdma_read_async(s->f, rd->buf, r->chunk, 0, on_read, rd, &op);
+        pthread_mutex_lock(&r->lock);
+        if (rc == 0) {
+            rd->op = op;
+            rd->cancellable = rd->busy;   /* not if it completed already */
+        } else {
             if (r->faults) {
                 r->res->failed_requests++;
                 s->desync = true;
@@ -213,6 +233,7 @@ static void issue_reads(ring_run *r, unsigned k)
             s->issued = r->total;
         }
     }
+    pthread_mutex_unlock(&r->lock);
 }
 
 static int ioctl_range(ring_run *r, unsigned lo, unsigned hi, uint32_t code)
@@ -233,14 +254,25 @@ static int ioctl_range(ring_run *r, unsigned lo, unsigned hi, uint32_t code)
     return 0;
 }
 
+/* Under the lock, so a read cannot complete (and its op be reused) while it is picked. */
 static void cancel_reads(ring_run *r)
 {
+    pthread_mutex_lock(&r->lock);
     for (unsigned k = 0; k < r->ndev; k++) {
         r->slots[k].issued = r->total;      /* no new reads after a stall */
         for (unsigned i = 0; i < RING_OUTSTANDING; i++)
-            if (r->slots[k].rd[i].busy)
+            if (r->slots[k].rd[i].cancellable)
                 (void)wdfdma_cancel(r->slots[k].rd[i].op);
     }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static unsigned pending_reads(ring_run *r)
+{
+    pthread_mutex_lock(&r->lock);
+    unsigned n = r->pending;
+    pthread_mutex_unlock(&r->lock);
+    return n;
 }
 
 /* One wave: streams lo..hi-1 run together from start to stop. */
@@ -258,7 +290,7 @@ static int run_wave(ring_run *r, unsigned lo, unsigned hi)
     for (;;) {
         for (unsigned k = lo; k < hi; k++)
             issue_reads(r, k);
-        if (r->pending == 0)
+        if (pending_reads(r) == 0)
             break;
         if (wdfdma_machine_now(r->m) < deadline && wdfdma_machine_step(r->m))
             continue;
@@ -270,7 +302,7 @@ static int run_wave(ring_run *r, unsigned lo, unsigned hi)
             deadline = wdfdma_machine_now(r->m) + budget;
             continue;
         }
-        report(r, "%u reads never completed", r->pending);
+        report(r, "%u reads never completed", pending_reads(r));
         r->res->errors++;
         return -1;
     }
@@ -402,6 +434,11 @@ int cli_run_ring(const cli_run_options *o, cli_result *res, char *err, size_t er
     if (cli_check_ring(o, err, err_len) != 0)
         return CLI_USAGE;
     ring_run r = {.o = o, .res = res, .faults = cli_faults_on(o)};
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&r.lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     memset(res, 0, sizeof(*res));
     res->scenario = "ring";
     res->opt = *o;
@@ -419,5 +456,6 @@ int cli_run_ring(const cli_run_options *o, cli_result *res, char *err, size_t er
         measure(&r);
     stop_machine(&r);
     free_slots(&r);
+    pthread_mutex_destroy(&r.lock);
     return 0;
 }

@@ -290,6 +290,7 @@ typedef struct sg_req {
     size_t alloc;
     wdfdma_io *op;
     bool completed;              /* the completion ran (a second one is an error) */
+    bool cancellable;            /* issued and not completed: under run->lock (cancel_one) */
     int32_t status;              /* filled by the completion */
     size_t information;
 } sg_req;
@@ -458,6 +459,7 @@ static void on_done(void *ctx, int32_t status, size_t information)
         return;
     }
     q->completed = true;
+    q->cancellable = false;
     q->status = status;
     q->information = information;
     r->done[r->ndone++] = q->index;
@@ -544,6 +546,11 @@ static int issue(sg_run *r, sg_req *q, bool write, uint64_t slot, const sg_size_
         r->res->errors++;
         return -1;
     }
+    /* Published under the lock, so the cancel fault (a worker thread on the threads
+     * engine) sees the op that submit wrote, and never one that already completed. */
+    pthread_mutex_lock(&r->lock);
+    q->cancellable = !q->completed;
+    pthread_mutex_unlock(&r->lock);
     r->outstanding++;
     return 0;
 }
@@ -735,12 +742,12 @@ static bool cancel_one(void *ctx, wdfdma_dev *dev, uint64_t random)
     pthread_mutex_lock(&r->lock);
     unsigned live = 0;
     for (unsigned i = 0; i < r->nreqs; i++)
-        live += r->reqs[i].busy && !r->reqs[i].completed;
+        live += r->reqs[i].cancellable;
     if (live > 0) {
         unsigned pick = (unsigned)(random % live);
         for (unsigned i = 0; i < r->nreqs; i++) {
             sg_req *q = &r->reqs[i];
-            if (q->busy && !q->completed && pick-- == 0) {
+            if (q->cancellable && pick-- == 0) {
                 cancelled = wdfdma_cancel(q->op) == 0;
                 break;
             }

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,10 @@ typedef struct uart_slot {
 } uart_slot;
 
 typedef struct uart_run {
+    /* Completions run on processor threads on the threads engine: they and the issuing
+     * thread share pending and each request's result under this lock. Recursive: a
+     * cancel can complete a request on the calling thread. */
+    pthread_mutex_t lock;
     const cli_run_options *o;
     cli_result *res;
     wdfdma_machine *m;
@@ -172,10 +177,28 @@ err:
 static void on_done(void *ctx, int32_t status, size_t information)
 {
     uart_io *io = ctx;
+    uart_run *r = io->run;
+    pthread_mutex_lock(&r->lock);
     io->status = status;
     io->information = information;
     io->done = true;
-    __atomic_fetch_sub(&io->run->pending, 1, __ATOMIC_RELEASE);
+    r->pending--;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static unsigned pending_requests(uart_run *r)
+{
+    pthread_mutex_lock(&r->lock);
+    unsigned n = r->pending;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void add_pending(uart_run *r, int n)
+{
+    pthread_mutex_lock(&r->lock);
+    r->pending = (unsigned)((int)r->pending + n);
+    pthread_mutex_unlock(&r->lock);
 }
 
 /* A request the I/O manager refused: a fault's doing under a plan, else an error. */
@@ -197,14 +220,14 @@ static void issue(uart_run *r, unsigned k, uint64_t round)
     memset(s->rx, 0xEE, r->size + UART_GUARD);
     s->rd = (uart_io){.run = r, .device = k};
     s->wr = (uart_io){.run = r, .device = k};
-    r->pending += 2;
+    add_pending(r, 2);
     if (wdfdma_read_async(s->f, s->rx, r->size, 0, on_done, &s->rd, &s->rd.op) != 0) {
-        r->pending -= 2;
+        add_pending(r, -2);
         refused(r, k, "read");
         return;
     }
     if (wdfdma_write_async(s->f, s->tx, r->size, 0, on_done, &s->wr, &s->wr.op) != 0) {
-        r->pending--;
+        add_pending(r, -1);
         refused(r, k, "write");
     }
 }
@@ -258,6 +281,9 @@ static void verify(uart_run *r, unsigned k, uint64_t round)
  * (cancelled); one that does not is a hang. */
 static void cancel_round(uart_run *r)
 {
+    /* Under the lock: a request seen not done cannot complete (and its op go) before
+     * it is cancelled. */
+    pthread_mutex_lock(&r->lock);
     for (unsigned k = 0; k < r->ndev; k++) {
         uart_slot *s = &r->slots[k];
         if (s->rd.op && !s->rd.done)
@@ -265,14 +291,15 @@ static void cancel_round(uart_run *r)
         if (s->wr.op && !s->wr.done)
             (void)wdfdma_cancel(s->wr.op);
     }
+    pthread_mutex_unlock(&r->lock);
 }
 
 /* Run the machine until every request of the round completed. */
 static int wait_round(uart_run *r)
 {
+    bool cancelled = false;
     if (r->o->engine == CLI_ENGINE_SIM) {
-        bool cancelled = false;
-        while (__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) > 0) {
+        while (pending_requests(r) > 0) {
             if (wdfdma_machine_step(r->m))
                 continue;
             if (!r->faults || cancelled)
@@ -282,9 +309,20 @@ static int wait_round(uart_run *r)
         }
         return 0;
     }
-    for (unsigned waited = 0; __atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) > 0; waited++) {
+    /* Threads: the same rule. wdfdma_machine_run returns once nothing is in flight in
+     * the machine (no event, interrupt, DPC or work item), which for a read waiting on a
+     * silent line is soon; then cancel, once. */
+    for (unsigned waited = 0; pending_requests(r) > 0; waited++) {
         if (waited > 60000)
             return -1;
+        if (r->faults && !cancelled && waited > 0 && waited % 100 == 0) {
+            (void)wdfdma_machine_run(r->m);
+            if (pending_requests(r) > 0) {
+                cancel_round(r);
+                cancelled = true;
+            }
+            continue;
+        }
         usleep(1000);
     }
     return 0;
@@ -296,7 +334,7 @@ static int run_rounds(uart_run *r, uint64_t count)
         for (unsigned k = 0; k < r->ndev; k++)
             issue(r, k, round);
         if (wait_round(r) != 0) {
-            report(r, "%u requests never completed", r->pending);
+            report(r, "%u requests never completed", pending_requests(r));
             r->res->errors++;
             return -1;
         }
@@ -358,6 +396,11 @@ int cli_run_uart(const cli_run_options *o, cli_result *res, char *err, size_t er
     if (cli_check_uart(o, err, err_len) != 0)
         return CLI_USAGE;
     uart_run r = {.o = o, .res = res, .faults = cli_faults_on(o)};
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&r.lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     memset(res, 0, sizeof(*res));
     res->scenario = "uart";
     res->opt = *o;
@@ -393,5 +436,6 @@ int cli_run_uart(const cli_run_options *o, cli_result *res, char *err, size_t er
         free(r.slots[k].rx);
     }
     free(r.slots);
+    pthread_mutex_destroy(&r.lock);
     return 0;
 }
