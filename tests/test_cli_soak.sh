@@ -56,6 +56,22 @@ else
     fail "seed 2852 exited $?: $(grep -m3 'BUG CHECK\|WDF_' "$TMP/err")"
 fi
 
+# The threads engine under faults (soak is sim only): before, a uart round whose write
+# a fault failed waited 60 s for bytes that never came (no cancel on threads), and under
+# TSan the scenarios' completion bookkeeping and the IRP cancel flag raced. Each must pass
+# (under `make test-tsan` this also runs them under TSan).
+for cmd in \
+    "run uart --size 64 --count 4 --seed 31 --faults surprise-remove:nth=2,dma-error:nth=12" \
+    "run ring --count 4 --seed 8 --faults map-exhaust:p=0.10,surprise-remove:nth=20,dma-error:nth=30" \
+    "run sgdma --profile sg64-duplex --size 16K --count 8 --seed 6 --faults cancel:p=0.04,dma-error:nth=27"; do
+    # shellcheck disable=SC2086
+    if ! timeout 120 "$WDFDMA" $cmd --verifier --engine threads >"$TMP/out" 2>"$TMP/err"; then
+        fail "threads: wdfdma $cmd exited $?: $(grep -m3 'never completed\|BUG CHECK\|ThreadSanitizer' "$TMP/err")"
+    elif grep -q "WARNING: ThreadSanitizer" "$TMP/err"; then
+        fail "threads: wdfdma $cmd: $(grep -m1 'SUMMARY' "$TMP/err")"
+    fi
+done
+
 expect_usage() {
     local want=$1
     shift
