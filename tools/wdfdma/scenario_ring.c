@@ -269,10 +269,7 @@ static void cancel_reads(ring_run *r)
 
 static unsigned pending_reads(ring_run *r)
 {
-    pthread_mutex_lock(&r->lock);
-    unsigned n = r->pending;
-    pthread_mutex_unlock(&r->lock);
-    return n;
+    return cli_locked_unsigned(&r->lock, &r->pending);
 }
 
 /* One wave: streams lo..hi-1 run together from start to stop. */
@@ -434,11 +431,7 @@ int cli_run_ring(const cli_run_options *o, cli_result *res, char *err, size_t er
     if (cli_check_ring(o, err, err_len) != 0)
         return CLI_USAGE;
     ring_run r = {.o = o, .res = res, .faults = cli_faults_on(o)};
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&r.lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    cli_run_lock_init(&r.lock);
     memset(res, 0, sizeof(*res));
     res->scenario = "ring";
     res->opt = *o;

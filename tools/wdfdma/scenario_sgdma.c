@@ -861,11 +861,7 @@ int cli_run_sgdma(const cli_run_options *o, cli_result *res, char *err, size_t e
                   .faults = cli_faults_on(o)};
     for (unsigned i = 0; i < plan.nsizes; i++)
         r->total += 2 * plan.s[i].count;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&r->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    cli_run_lock_init(&r->lock);
     pthread_cond_init(&r->cond, NULL);
     if (alloc_requests(r) != 0 || alloc_slots(r) != 0) {
         fprintf(stderr, "wdfdma: sgdma: out of memory for %u buffers of %" PRIu64 " bytes\n",

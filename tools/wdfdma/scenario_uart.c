@@ -188,10 +188,7 @@ static void on_done(void *ctx, int32_t status, size_t information)
 
 static unsigned pending_requests(uart_run *r)
 {
-    pthread_mutex_lock(&r->lock);
-    unsigned n = r->pending;
-    pthread_mutex_unlock(&r->lock);
-    return n;
+    return cli_locked_unsigned(&r->lock, &r->pending);
 }
 
 static void add_pending(uart_run *r, int n)
@@ -396,11 +393,7 @@ int cli_run_uart(const cli_run_options *o, cli_result *res, char *err, size_t er
     if (cli_check_uart(o, err, err_len) != 0)
         return CLI_USAGE;
     uart_run r = {.o = o, .res = res, .faults = cli_faults_on(o)};
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&r.lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    cli_run_lock_init(&r.lock);
     memset(res, 0, sizeof(*res));
     res->scenario = "uart";
     res->opt = *o;

@@ -264,3 +264,20 @@ err:
     fprintf(stderr, "wdfdma: %s: %s\n", sample, wdfdma_last_error());
     return -1;
 }
+
+void cli_run_lock_init(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+unsigned cli_locked_unsigned(pthread_mutex_t *lock, const unsigned *value)
+{
+    pthread_mutex_lock(lock);
+    unsigned v = *value;
+    pthread_mutex_unlock(lock);
+    return v;
+}

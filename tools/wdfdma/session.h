@@ -15,6 +15,7 @@
 #ifndef WDFDMA_CLI_SESSION_H
 #define WDFDMA_CLI_SESSION_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,5 +64,12 @@ int cli_driver_find(const char *sample, char *path, size_t len, char *dirs_text,
 /* Progress of the current run: `done` of `total` units (requests, rounds). Cheap: the bar
  * is redrawn at most ten times a second, and only once the command ran for a second. */
 void cli_progress(uint64_t done, uint64_t total);
+
+/* The scenarios' run lock: completions run on processor threads on the threads engine,
+ * and a cancel or a submission can complete a request on the calling thread, so it is
+ * recursive. */
+void cli_run_lock_init(pthread_mutex_t *lock);
+/* *value read under `lock`. */
+unsigned cli_locked_unsigned(pthread_mutex_t *lock, const unsigned *value);
 
 #endif
