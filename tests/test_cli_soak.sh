@@ -64,12 +64,21 @@ for cmd in \
     "run uart --size 64 --count 4 --seed 31 --faults surprise-remove:nth=2,dma-error:nth=12" \
     "run ring --count 4 --seed 8 --faults map-exhaust:p=0.10,surprise-remove:nth=20,dma-error:nth=30" \
     "run sgdma --profile sg64-duplex --size 16K --count 8 --seed 6 --faults cancel:p=0.04,dma-error:nth=27"; do
-    # shellcheck disable=SC2086
-    if ! timeout 120 "$WDFDMA" $cmd --verifier --engine threads >"$TMP/out" 2>"$TMP/err"; then
-        fail "threads: wdfdma $cmd exited $?: $(grep -m3 'never completed\|BUG CHECK\|ThreadSanitizer' "$TMP/err")"
-    elif grep -q "WARNING: ThreadSanitizer" "$TMP/err"; then
-        fail "threads: wdfdma $cmd: $(grep -m1 'SUMMARY' "$TMP/err")"
-    fi
+    # Real threads on a loaded 2-CPU machine: a run may miss its machine-time budget, so a
+    # failure without a race report gets one more try; a race report never does.
+    for attempt in 1 2; do
+        # shellcheck disable=SC2086
+        timeout 120 "$WDFDMA" $cmd --verifier --engine threads >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        if grep -q "WARNING: ThreadSanitizer" "$TMP/err"; then
+            fail "threads: wdfdma $cmd: $(grep -m1 'SUMMARY' "$TMP/err")"
+            break
+        fi
+        [ "$rc" -eq 0 ] && break
+        if [ "$attempt" -eq 2 ]; then
+            fail "threads: wdfdma $cmd exited $rc: $(grep -v '^    |' "$TMP/err" | tail -3)"
+        fi
+    done
 done
 
 expect_usage() {
