@@ -497,32 +497,21 @@ static BOOLEAN transaction_completed(fx_dma_transaction *t, size_t length, NTSTA
     fx_verifier_dma_completed(t);
     PDMA_ADAPTER adapter = t->adapter_info->adapter;   /* release_resources clears it */
     uint32_t owner = wdm_dma_set_owner(t->obj.id);
-    if (t->sg_pending || t->channel_pending) {
+    if (type != FX_DMA_ABORT && (t->sg_pending || t->channel_pending)) {
         /* The current transfer has not started: its SG list or adapter channel still
-         * waits for map registers, so EvtProgramDma never ran, nothing is mapped and the
-         * device moved nothing. KMDF would put a list (or flush a map-register base) it
-         * does not have; staging the next transfer here would leave two requests in the
-         * HAL sharing one preallocated SG buffer (found by fuzz_ddi). So the transaction
-         * ends without touching the HAL's mapping; release_resources withdraws the waiting
-         * request. DmaCompleted / WithLength are a driver error (a finding, TRUE with
-         * STATUS_INVALID_DEVICE_STATE); DmaCompletedFinal is how a watchdog gives up on a
-         * transfer that never got its registers: it records the length and succeeds. */
-        if (type != FX_DMA_ABORT) {
-            fx_verifier_break("WdfDmaTransactionDmaCompleted",
-                              "WDFDMATRANSACTION %p: the current transfer has not started "
-                              "(its %s still waits for map registers, EvtProgramDma has not "
-                              "run)", (void *)fx_handle(&t->obj),
-                              t->sg_pending ? "SG list" : "adapter channel");
-            status = STATUS_INVALID_DEVICE_STATE;
-        } else if (length > t->cur_length) {
-            fx_verifier_break("WdfDmaTransactionDmaCompletedFinal",
-                              "transferred length %zu exceeds the current transfer (%zu)",
-                              length, t->cur_length);
-            status = STATUS_INVALID_PARAMETER;
-        } else {
-            t->transferred += length;
-            status = STATUS_SUCCESS;
-        }
+         * waits for map registers, so EvtProgramDma never ran and the device moved
+         * nothing. Staging the next transfer here would leave two requests in the HAL
+         * sharing one preallocated SG buffer (found by fuzz_ddi), so the transaction ends
+         * (TRUE, STATUS_INVALID_DEVICE_STATE) and release_resources withdraws the waiting
+         * request. DmaCompletedFinal there is how a watchdog gives up on a transfer that
+         * never got its registers: it takes the normal path (transfer_completed maps
+         * nothing back for a transfer that never started). */
+        fx_verifier_break("WdfDmaTransactionDmaCompleted",
+                          "WDFDMATRANSACTION %p: the current transfer has not started (its "
+                          "%s still waits for map registers, EvtProgramDma has not run)",
+                          (void *)fx_handle(&t->obj),
+                          t->sg_pending ? "SG list" : "adapter channel");
+        status = STATUS_INVALID_DEVICE_STATE;
         goto end;
     }
     if (type != FX_DMA_FULL && length > t->cur_length) {

@@ -322,6 +322,8 @@ static NTSTATUS packet_start_transfer(fx_dma_transaction *t)
 
 static NTSTATUS packet_transfer_completed(fx_dma_transaction *t)
 {
+    if (t->channel_pending)
+        return STATUS_SUCCESS;   /* never granted: nothing mapped, nothing to flush */
     NTSTATUS status = flush_buffers(t);
     if (!NT_SUCCESS(status))
         fx_verifier_break("WdfDmaTransactionDmaCompleted", "FlushAdapterBuffers failed: %#x",

@@ -149,7 +149,7 @@ static NTSTATUS sg_start_transfer(fx_dma_transaction *t)
 
 static NTSTATUS sg_transfer_completed(fx_dma_transaction *t)
 {
-    sg_put_list(t);
+    sg_put_list(t);   /* none yet if the list is still awaited (release withdraws it) */
     return STATUS_SUCCESS;
 }
 

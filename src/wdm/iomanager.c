@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +17,8 @@
 
 /* The machine's slot for the I/O manager: the last one, unused by the layers. */
 #define WDM_IO_SLOT MACH_SLOT_WDM_IO
-/* Freed lookaside IRPs are kept up to the machine's peak in flight, at least
- * IRP_LOOKASIDE_DEPTH and at most IRP_LOOKASIDE_DEPTH_MAX (see LOOKASIDE_DEPTH in mdl.c
- * for why the depth follows the peak, as Windows' adjusts to the miss rate). */
+/* Freed lookaside IRPs are kept up to the machine's peak in flight (wdm_lookaside_depth),
+ * at least IRP_LOOKASIDE_DEPTH and at most IRP_LOOKASIDE_DEPTH_MAX. */
 #define IRP_LOOKASIDE_DEPTH 256u
 #define IRP_LOOKASIDE_DEPTH_MAX 16384u
 #define IRP_BLOCK_MAGIC 0x49725062u         /* "IrPb" */
@@ -51,7 +49,7 @@ typedef struct io_state {
     irp_block *free;
     unsigned depth;
     volatile LONG64 outstanding;
-    _Atomic LONG64 peak;                    /* most ever outstanding: the lookaside's depth */
+    wdm_lookaside_depth cap;                /* the lookaside's depth follows the peak */
     KSPIN_LOCK cancel_lock;                 /* IoAcquireCancelSpinLock */
 } io_state;
 
@@ -170,9 +168,7 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
         b->from_lookaside = small;
     }
     irp_init(b, StackSize);
-    LONG64 n = InterlockedIncrement64(&s->outstanding);
-    if (n > atomic_load_explicit(&s->peak, memory_order_relaxed))
-        atomic_store_explicit(&s->peak, n, memory_order_relaxed);   /* a hint: races are harmless */
+    wdm_lookaside_in_flight(&s->cap, (uint64_t)InterlockedIncrement64(&s->outstanding));
     return &b->irp;
 }
 
@@ -188,11 +184,8 @@ VOID IoFreeIrp(PIRP Irp)
     b->magic = 0;
     if (b->from_lookaside) {
         mach_own_lock(m, &s->lock);
-        LONG64 peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
-        unsigned cap = peak < IRP_LOOKASIDE_DEPTH       ? IRP_LOOKASIDE_DEPTH
-                       : peak > IRP_LOOKASIDE_DEPTH_MAX ? IRP_LOOKASIDE_DEPTH_MAX
-                                                        : (unsigned)peak;
-        bool kept = s->depth < cap;
+        bool kept = wdm_lookaside_keeps(&s->cap, s->depth, IRP_LOOKASIDE_DEPTH,
+                                        IRP_LOOKASIDE_DEPTH_MAX);
         if (kept) {
             b->next_free = s->free;
             s->free = b;

@@ -19,12 +19,8 @@
 #include "wdm/wdm_internal.h"
 
 #define LOOKASIDE_PAGES 32u
-/* The lookaside keeps freed MDLs up to the peak number ever outstanding, at least
- * LOOKASIDE_DEPTH and at most LOOKASIDE_DEPTH_MAX. Windows adjusts a lookaside's depth to
- * its miss rate (ExAdjustLookasideDepth, every second, up to 256); a depth that follows
- * the peak does the same job without a timer, and with 10,000 requests in flight a fixed
- * 64 sent every request to malloc and free (29 % more cost per request, bench_sgdma). The
- * memory kept is bounded by the peak in flight (304 bytes an MDL). */
+/* The lookaside keeps freed MDLs up to the peak ever outstanding (wdm_lookaside_depth),
+ * at least LOOKASIDE_DEPTH and at most LOOKASIDE_DEPTH_MAX (304 bytes an MDL). */
 #define LOOKASIDE_DEPTH 64u
 #define LOOKASIDE_DEPTH_MAX 16384u
 #define LOOKASIDE_BYTES (sizeof(MDL) + LOOKASIDE_PAGES * sizeof(PFN_NUMBER))
@@ -38,7 +34,8 @@
 
 _Static_assert(sizeof(mach_pfn) == sizeof(PFN_NUMBER), "PFN arrays are shared with the machine");
 
-static atomic_uint_fast64_t mdls_outstanding, mdls_peak;
+static atomic_uint_fast64_t mdls_outstanding;
+static wdm_lookaside_depth lookaside_cap;
 static pthread_mutex_t lookaside_lock = PTHREAD_MUTEX_INITIALIZER;
 static PMDL lookaside;
 static unsigned lookaside_depth;
@@ -71,10 +68,8 @@ static PMDL lookaside_pop(void)
 static bool lookaside_push(PMDL mdl)
 {
     pthread_mutex_lock(&lookaside_lock);
-    uint64_t peak = atomic_load_explicit(&mdls_peak, memory_order_relaxed);
-    uint64_t cap = peak < LOOKASIDE_DEPTH ? LOOKASIDE_DEPTH
-                   : peak > LOOKASIDE_DEPTH_MAX ? LOOKASIDE_DEPTH_MAX : peak;
-    bool kept = lookaside_depth < cap;
+    bool kept = wdm_lookaside_keeps(&lookaside_cap, lookaside_depth, LOOKASIDE_DEPTH,
+                                    LOOKASIDE_DEPTH_MAX);
     if (kept) {
         mdl->Next = lookaside;
         lookaside = mdl;
@@ -137,9 +132,7 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer,
     }
     if (mdl == NULL)
         return NULL;
-    uint64_t n = atomic_fetch_add(&mdls_outstanding, 1) + 1;
-    if (n > atomic_load_explicit(&mdls_peak, memory_order_relaxed))
-        atomic_store_explicit(&mdls_peak, n, memory_order_relaxed);   /* a hint: races are harmless */
+    wdm_lookaside_in_flight(&lookaside_cap, atomic_fetch_add(&mdls_outstanding, 1) + 1);
     MmInitializeMdl(mdl, VirtualAddress, Length);
     mdl->MdlFlags = fixed;
     if (Irp != NULL)

@@ -10,6 +10,33 @@
 
 #include "machine/internal.h"
 #include <ntddk.h>
+#include <stdatomic.h>
+
+/* A lookaside's depth that follows the peak number of blocks ever in flight, between a
+ * floor and a ceiling. Windows adjusts a lookaside's depth to its miss rate
+ * (ExAdjustLookasideDepth, every second, up to 256); following the peak does the same
+ * job without a timer. With 10,000 requests in flight fixed depths (64 MDLs, 256 IRPs)
+ * sent nearly every IRP and MDL to malloc and free: 1.30 x the cost of one request in
+ * flight (bench_sgdma). The memory kept is bounded by the peak. The peak is a hint:
+ * a lost update between two threads only delays the growth. */
+typedef struct wdm_lookaside_depth {
+    atomic_uint_fast64_t peak;
+} wdm_lookaside_depth;
+
+static inline void wdm_lookaside_in_flight(wdm_lookaside_depth *d, uint64_t n)
+{
+    if (n > atomic_load_explicit(&d->peak, memory_order_relaxed))
+        atomic_store_explicit(&d->peak, n, memory_order_relaxed);
+}
+
+/* May a freed block be kept by a lookaside holding `depth`? */
+static inline bool wdm_lookaside_keeps(wdm_lookaside_depth *d, uint64_t depth, uint64_t floor,
+                                       uint64_t ceiling)
+{
+    uint64_t cap = atomic_load_explicit(&d->peak, memory_order_relaxed);
+    cap = cap < floor ? floor : cap > ceiling ? ceiling : cap;
+    return depth < cap;
+}
 
 /* ---- machine and IRQL checks ----------------------------------------------------------- */
 /* The machine of the calling thread. A kernel service called from a thread that never
