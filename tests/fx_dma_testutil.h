@@ -38,10 +38,11 @@
 #include "wdfdma/registry.h"
 #include "wdfdma/devmodel.h"
 #include "devices/sgdma/sgdma.h"
+#include "dma_buf.h"
 #include "dma_trap.h"
 
-#define TDU_CANARY 0xEEu
-#define TDU_GUARD 256u
+#define TDU_CANARY DMA_BUF_CANARY
+#define TDU_GUARD DMA_BUF_GUARD
 #define TDU_RING_BYTES (2u * PAGE_SIZE)
 #define TDU_RING_ENTRIES (TDU_RING_BYTES / sizeof(sgdma_desc64))
 #define TDU_MAX_RECORDS 256u
@@ -562,13 +563,7 @@ static inline bool tdu_wait(tdu *t, volatile LONG *value, LONG target)
 
 /* ---- buffers ---------------------------------------------------------------------------- */
 
-typedef struct tdu_buf {
-    uint8_t *base;                  /* page-aligned, guard bands either side of va..va+len */
-    size_t bytes;
-    uint8_t *va;
-    size_t len;
-    PMDL mdl;
-} tdu_buf;
+typedef dma_buf tdu_buf;
 
 /* Every byte encodes (request id, offset): misplaced, missing and stray writes show. */
 static inline uint8_t tdu_enc(unsigned id, size_t i)
@@ -599,46 +594,11 @@ static inline void tdu_assert_pattern(const uint8_t *p, size_t n, unsigned id, s
                  first, p[bad], tdu_enc(id, first + bad));
 }
 
-static inline void tdu_assert_bytes(const uint8_t *p, size_t n, uint8_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            fail_msg("byte %zu of %zu is %#x, expected %#x", i, n, p[i], v);
-}
-
-/* A host buffer of len bytes at `page_offset` into its first page, locked into an MDL. */
-static inline tdu_buf tdu_buf_new(size_t page_offset, size_t len)
-{
-    tdu_buf b;
-    b.bytes = (TDU_GUARD + page_offset + len + TDU_GUARD + 2 * PAGE_SIZE) &
-              ~(size_t)(PAGE_SIZE - 1);
-    b.base = aligned_alloc(PAGE_SIZE, b.bytes);
-    assert_non_null(b.base);
-    memset(b.base, TDU_CANARY, b.bytes);
-    /* va: one page in (the leading guard band lives in the first page) */
-    b.va = b.base + PAGE_SIZE + page_offset;
-    b.len = len;
-    b.mdl = IoAllocateMdl(b.va, (ULONG)len, FALSE, FALSE, NULL);
-    assert_non_null(b.mdl);
-    MmProbeAndLockPages(b.mdl, KernelMode, IoModifyAccess);
-    return b;
-}
-
-static inline void tdu_buf_guards_ok(const tdu_buf *b)
-{
-    tdu_assert_bytes(b->base, (size_t)(b->va - b->base), TDU_CANARY);
-    tdu_assert_bytes(b->va + b->len, b->bytes - (size_t)(b->va - b->base) - b->len, TDU_CANARY);
-}
-
-static inline void tdu_buf_free(tdu_buf *b)
-{
-    if (b->mdl != NULL) {
-        MmUnlockPages(b->mdl);
-        IoFreeMdl(b->mdl);
-    }
-    free(b->base);
-    memset(b, 0, sizeof *b);
-}
+/* The guarded host buffer (dma_buf.h), shared with the other DMA rig. */
+#define tdu_assert_bytes dma_buf_assert_bytes
+#define tdu_buf_new dma_buf_new
+#define tdu_buf_guards_ok dma_buf_guards_ok
+#define tdu_buf_free dma_buf_free
 
 /* An MDL chain over one host buffer: `cuts` split points (ascending offsets into va). */
 static inline PMDL tdu_chain(uint8_t *va, size_t len, const size_t *cuts, unsigned ncuts)

@@ -43,13 +43,14 @@
 #include "devices/sdmac/sdmac.h"
 #include "devices/uart/uart.h"
 #include "devices/ring/ring.h"
+#include "dma_buf.h"
 #include "dma_trap.h"
 
 #define SDU_MAX_DEVS 16u
 #define SDU_SLOTS 4u                 /* per device: [0] read, [1] write, [2..] extra */
 #define SDU_LOG 4096u
-#define SDU_CANARY 0xEEu
-#define SDU_GUARD 256u
+#define SDU_CANARY DMA_BUF_CANARY
+#define SDU_GUARD DMA_BUF_GUARD
 
 /* ======================= DRIVER BEGIN (WDK names and DDIs only) ======================= */
 
@@ -642,13 +643,7 @@ static inline void sdu_run_for(sdu *t, uint64_t ns)
 
 /* ---- buffers ---------------------------------------------------------------------------- */
 
-typedef struct sdu_buf {
-    uint8_t *base;                  /* page-aligned, guard bands either side of va..va+len */
-    size_t bytes;
-    uint8_t *va;
-    size_t len;
-    PMDL mdl;
-} sdu_buf;
+typedef dma_buf sdu_buf;
 
 /* Every byte encodes (id, offset): misplaced, missing and stray bytes show. */
 static inline uint8_t sdu_enc(unsigned id, size_t i)
@@ -670,44 +665,11 @@ static inline void sdu_assert_pattern(const uint8_t *p, size_t n, unsigned id)
                      sdu_enc(id, i));
 }
 
-static inline void sdu_assert_bytes(const uint8_t *p, size_t n, uint8_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            fail_msg("byte %zu of %zu is %#x, expected %#x", i, n, p[i], v);
-}
-
-static inline sdu_buf sdu_buf_new(size_t page_offset, size_t len)
-{
-    sdu_buf b;
-    b.bytes = (SDU_GUARD + page_offset + len + SDU_GUARD + 2 * PAGE_SIZE) &
-              ~(size_t)(PAGE_SIZE - 1);
-    b.base = aligned_alloc(PAGE_SIZE, b.bytes);
-    assert_non_null(b.base);
-    memset(b.base, SDU_CANARY, b.bytes);
-    b.va = b.base + PAGE_SIZE + page_offset;
-    b.len = len;
-    b.mdl = IoAllocateMdl(b.va, (ULONG)len, FALSE, FALSE, NULL);
-    assert_non_null(b.mdl);
-    MmProbeAndLockPages(b.mdl, KernelMode, IoModifyAccess);
-    return b;
-}
-
-static inline void sdu_buf_guards_ok(const sdu_buf *b)
-{
-    sdu_assert_bytes(b->base, (size_t)(b->va - b->base), SDU_CANARY);
-    sdu_assert_bytes(b->va + b->len, b->bytes - (size_t)(b->va - b->base) - b->len, SDU_CANARY);
-}
-
-static inline void sdu_buf_free(sdu_buf *b)
-{
-    if (b->mdl != NULL) {
-        MmUnlockPages(b->mdl);
-        IoFreeMdl(b->mdl);
-    }
-    free(b->base);
-    memset(b, 0, sizeof *b);
-}
+/* The guarded host buffer (dma_buf.h), shared with the other DMA rig. */
+#define sdu_assert_bytes dma_buf_assert_bytes
+#define sdu_buf_new dma_buf_new
+#define sdu_buf_guards_ok dma_buf_guards_ok
+#define sdu_buf_free dma_buf_free
 
 /* ---- driving transactions from the test ----------------------------------------------- */
 
