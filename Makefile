@@ -1,11 +1,12 @@
 # Thin wrapper around CMake. `make run` runs the main job, `make test` every test.
 # Both install what they need with apt on a fresh Debian 12 machine (as root).
 BUILD ?= build
+PGO_BUILD ?= build-pgo
 CC ?= cc
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps deps-clang build run test bench install clean test-asan test-tsan fuzz-smoke
+.PHONY: all deps deps-clang build run test pgo test-pgo bench bench-plain install clean test-asan test-tsan fuzz-smoke
 
 all: build
 
@@ -27,11 +28,23 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-bench: build
+# The release build: libwdfdma optimised with a profile of the sample scenarios
+# (scripts/pgo.sh, gcc). `make bench` and `make install` use it; bench-plain measures the
+# ordinary build beside it.
+pgo: deps
+	@bash scripts/pgo.sh $(PGO_BUILD)
+
+test-pgo: pgo
+	cd $(PGO_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: pgo
+	@bash scripts/bench.sh $(PGO_BUILD)
+
+bench-plain: build
 	@bash scripts/bench.sh $(BUILD)
 
-install: build
-	cmake --install $(BUILD)
+install: pgo
+	cmake --install $(PGO_BUILD)
 
 test-asan: deps-clang
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCMAKE_C_COMPILER=clang -DWDFDMA_SANITIZE=address,undefined"
@@ -47,4 +60,4 @@ fuzz-smoke: deps-clang
 FUZZ_SECONDS ?= 20
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-pgo

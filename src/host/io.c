@@ -46,7 +46,7 @@ struct wdfdma_file {
     /* Completions between their `outstanding` decrement and their last touch of the file
      * (the done callback may wake a host thread that closes the file at once). */
     atomic_size_t completing;
-    pthread_mutex_t lock;         /* host lock: the op free list */
+    pthread_mutex_t lock;         /* host lock: the op free list (threads engine only) */
     wdfdma_io *free_ops;
 };
 
@@ -54,11 +54,11 @@ struct wdfdma_file {
 
 static wdfdma_io *op_get(wdfdma_file *f)
 {
-    pthread_mutex_lock(&f->lock);
+    mach_own_lock(f->m, &f->lock);
     wdfdma_io *op = f->free_ops;
     if (op != NULL)
         f->free_ops = op->next_free;
-    pthread_mutex_unlock(&f->lock);
+    mach_own_unlock(f->m, &f->lock);
     if (op == NULL)
         op = calloc(1, sizeof(*op));
     if (op != NULL) {
@@ -73,10 +73,10 @@ static void op_put(wdfdma_io *op)
 {
     wdfdma_file *f = op->file;
     op->irp = NULL;
-    pthread_mutex_lock(&f->lock);
+    mach_own_lock(f->m, &f->lock);
     op->next_free = f->free_ops;
     f->free_ops = op;
-    pthread_mutex_unlock(&f->lock);
+    mach_own_unlock(f->m, &f->lock);
 }
 
 /* IoCompleteRequest's last step: the I/O manager has finished the IRP. */
