@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `wdfdma soak`: a bounded soak (the CI one) passes over every fault kind; each seed's
-# exact command can be printed and replays to the same trace hash; bad usage is one line
-# and exit 2.
+# `wdfdma soak`: a bounded soak (the CI one) passes over every fault kind, on the sim and
+# the threads engine; each seed's exact command can be printed and replays to the same
+# trace hash; bad usage is one line and exit 2.
 #
 # usage: test_cli_soak.sh BUILD_DIR SOURCE_DIR
 set -u
@@ -81,6 +81,25 @@ for cmd in \
     done
 done
 
+# The whole soak on the threads engine (72 seeds: nine turns of the eight samples), which
+# under `make test-tsan` is the TSan sweep that found the races above. A seed that fails
+# without a race report gets its command run once more (real threads on a loaded 2-CPU
+# machine can miss a machine-time budget); a race report fails at once.
+"$WDFDMA" soak --seeds 72 --engine threads >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if grep -q "ThreadSanitizer" "$TMP/err"; then
+    fail "soak --engine threads: a race: $(grep -m3 'FAILED\|SUMMARY' "$TMP/err")"
+elif [ "$rc" -ne 0 ]; then
+    grep -A1 "reproduce with:" "$TMP/err" | grep '^  ' >"$TMP/again" || true
+    [ -s "$TMP/again" ] || fail "soak --engine threads exited $rc: $(tail -5 "$TMP/err")"
+    while read -r again; do
+        eval "timeout 120 $again" >"$TMP/out2" 2>"$TMP/err2" ||
+            fail "threads seed failed twice: $again: $(grep -v '^    |' "$TMP/err2" | tail -3)"
+    done <"$TMP/again"
+else
+    grep -qx "soak: 72 seeds, 0 failed" "$TMP/out" || fail "threads soak summary: $(cat "$TMP/out")"
+fi
+
 expect_usage() {
     local want=$1
     shift
@@ -98,6 +117,9 @@ expect_usage "--minutes 0 is out of range" soak --seeds 1 --minutes 0
 expect_usage "--seeds needs a value" soak --seeds
 expect_usage "--seeds given twice" soak --seeds 1 --seeds 2
 expect_usage "--print-commands given twice" soak --seeds 1 --print-commands --print-commands
+expect_usage "--engine 'gpu' is not sim or threads" soak --seeds 1 --engine gpu
+expect_usage "--engine given twice" soak --seeds 1 --engine sim --engine threads
+expect_usage "--engine needs a value" soak --seeds 1 --engine
 expect_usage "unknown option '--bogus' for 'wdfdma soak'" soak --bogus 1
 "$WDFDMA" soak --help | grep -qF -- "--print-commands" || fail "soak --help"
 

@@ -6,7 +6,7 @@
  *   wdfdma inspect [SCENARIO...] [OPTIONS]   run.c: run, then show the DMA objects
  *   wdfdma trace FILE --svg OUT.svg          tracesvg.c: draw a --trace file
  *   wdfdma list                              list.c: models, drivers, profiles
- *   wdfdma soak --seeds N [--minutes M]      soak.c: samples under random fault plans
+ *   wdfdma soak --seeds N [OPTIONS]          soak.c: samples under random fault plans
  *   wdfdma selftest [--copies N] [--seed S]  selftest.c: the machine on both engines
  */
 #include <stdio.h>
@@ -32,7 +32,7 @@ static const command commands[] = {
     {"trace", cli_trace_command, "trace FILE --svg OUT.svg",
      "draw a 'run --trace' file as an SVG timeline"},
     {"list", cli_list, "list", "device models, sample drivers, DMA profiles, scenarios"},
-    {"soak", cli_soak, "soak --seeds N [--minutes M]",
+    {"soak", cli_soak, "soak --seeds N [OPTIONS]",
      "the samples under random fault plans, one seed each"},
     {"selftest", wdfdma_selftest, "selftest [--copies N] [--seed S]",
      "the machine's self-test on both engines"},

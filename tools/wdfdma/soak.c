@@ -1,12 +1,15 @@
 /*
- * `wdfdma soak --seeds N [--minutes M]`: the sample scenarios under random fault plans,
- * one seed each.
+ * `wdfdma soak --seeds N [--minutes M] [--engine sim|threads]`: the sample scenarios under
+ * random fault plans, one seed each.
  *
  * Seed S picks a sample (they take turns) and a fault plan of one to three clauses, both
  * from S alone, and runs `wdfdma run SAMPLE ... --seed S --faults PLAN --verifier` as a
  * child process: a bug check, a hang or a crash in one seed cannot take the soak down,
- * and the command that failed is exactly the one to run again. Every sample runs on the
- * sim engine, so the same command replays the same run.
+ * and the command that failed is exactly the one to run again. On the sim engine (the
+ * default) the same command replays the same run. `--engine threads` runs every seed on
+ * real processor threads instead: the same plan, but the interleaving is the OS
+ * scheduler's, so a failing command reproduces a race only now and then (run it under
+ * TSan: `make test-tsan` builds such a binary).
  *
  * A seed fails when its run exits non-zero (a lost or doubly completed request, a wrong
  * byte in a request that succeeded, a byte written outside a buffer, a verifier finding,
@@ -114,7 +117,7 @@ static void make_plan(uint64_t seed, const char *const *kinds, char *plan, size_
 }
 
 static int build_argv(const char *exe, const soak_sample *s, uint64_t seed, const char *plan,
-                      char *seed_text, size_t seed_len, char **argv)
+                      bool threads, char *seed_text, size_t seed_len, char **argv)
 {
     int n = 0;
     argv[n++] = (char *)exe;
@@ -128,6 +131,10 @@ static int build_argv(const char *exe, const soak_sample *s, uint64_t seed, cons
     argv[n++] = (char *)"--faults";
     argv[n++] = (char *)plan;
     argv[n++] = (char *)"--verifier";
+    if (threads) {
+        argv[n++] = (char *)"--engine";
+        argv[n++] = (char *)"threads";
+    }
     argv[n] = NULL;
     return n;
 }
@@ -196,9 +203,26 @@ static int flag(const char *arg, const char *name, bool *value, bool *matched)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, uint64_t *seeds, uint64_t *minutes, bool *all,
-                      bool *print)
+/* --engine sim|threads, once. */
+static int engine_arg(const char *value, bool *threads, bool *seen)
 {
+    if (*seen) {
+        fprintf(stderr, "wdfdma: --engine given twice\n");
+        return CLI_USAGE;
+    }
+    *seen = true;
+    if (strcmp(value, "sim") == 0 || strcmp(value, "threads") == 0) {
+        *threads = value[0] == 't';
+        return 0;
+    }
+    fprintf(stderr, "wdfdma: --engine '%s' is not sim or threads\n", value);
+    return CLI_USAGE;
+}
+
+static int parse_args(int argc, char **argv, uint64_t *seeds, uint64_t *minutes, bool *all,
+                      bool *print, bool *threads)
+{
+    bool engine_seen = false;
     bool have_seeds = false;
     for (int i = 0; i < argc; i += 2) {
         bool matched_all, matched_print;
@@ -211,6 +235,16 @@ static int parse_args(int argc, char **argv, uint64_t *seeds, uint64_t *minutes,
         }
         bool is_seeds = strcmp(argv[i], "--seeds") == 0;
         bool is_minutes = strcmp(argv[i], "--minutes") == 0;
+        bool is_engine = strcmp(argv[i], "--engine") == 0;
+        if (is_engine) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "wdfdma: --engine needs a value\n");
+                return CLI_USAGE;
+            }
+            if (engine_arg(argv[i + 1], threads, &engine_seen) != 0)
+                return CLI_USAGE;
+            continue;
+        }
         if (!is_seeds && !is_minutes) {
             fprintf(stderr, "wdfdma: unknown option '%s' for 'wdfdma soak'\n", argv[i]);
             return CLI_USAGE;
@@ -244,19 +278,22 @@ int cli_soak(int argc, char **argv)
 {
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: wdfdma soak --seeds N [--minutes M] [--print-commands] [--all-kinds]\n\n"
+            printf("usage: wdfdma soak --seeds N [--minutes M] [--engine sim|threads]\n"
+                   "                   [--print-commands] [--all-kinds]\n\n"
                    "Runs seeds 1..N (at most M minutes): seed S runs one sample scenario\n"
                    "(they take turns) with --seed S, --verifier and a fault plan drawn from\n"
                    "S over every fault kind the sample's hardware can meet. A failing seed\n"
                    "prints the command that reproduces it exactly; --print-commands prints\n"
-                   "every seed's command before it runs. --all-kinds is accepted for old\n"
-                   "scripts and changes nothing.\n"
+                   "every seed's command before it runs. --engine threads runs every seed on\n"
+                   "real processor threads (default sim): a failing command then reproduces\n"
+                   "a race only sometimes. --all-kinds is accepted for old scripts and\n"
+                   "changes nothing.\n"
                    "Exit status: 0 every seed clean, 1 a seed failed, 2 bad usage.\n");
             return 0;
         }
     uint64_t seeds = 0, minutes = 0;
-    bool all = false, print = false;
-    if (parse_args(argc, argv, &seeds, &minutes, &all, &print) != 0)
+    bool all = false, print = false, threads = false;
+    if (parse_args(argc, argv, &seeds, &minutes, &all, &print, &threads) != 0)
         return CLI_USAGE;
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -274,7 +311,7 @@ int cli_soak(int argc, char **argv)
         char plan[PLAN_LEN], seed_text[24];
         char *args[MAX_ARGS];
         make_plan(seed, s->kinds, plan, sizeof(plan));
-        build_argv(exe, s, seed, plan, seed_text, sizeof(seed_text), args);
+        build_argv(exe, s, seed, plan, threads, seed_text, sizeof(seed_text), args);
         if (print) {
             printf("soak: seed %" PRIu64 ": ", seed);
             print_command(stdout, args);
