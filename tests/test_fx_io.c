@@ -16,6 +16,7 @@
 #include "fx/io.h"
 #include "wdfdma/host.h"
 #include "wdfdma/io.h"
+#include "wdfdma/verifier.h"
 
 #define IOCTL_T_BUFFERED CTL_CODE(0x8000, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_T_IN_DIRECT CTL_CODE(0x8000, 0x901, METHOD_IN_DIRECT, FILE_ANY_ACCESS)
@@ -32,12 +33,14 @@ static struct {
     t_mode mode;
     bool canceled_on_queue;
     bool stop_requeue;
+    bool cancel_defers;              /* EvtRequestCancel leaves completion to the "DMA path" */
     /* what the driver saw */
     WDFDEVICE device;
     WDFQUEUE queue;
     WDFREQUEST held[32];
     int nheld;
     int presented, stops, resumes, cancels, canceled_on_queue_calls, errors;
+    NTSTATUS unmark_in_cancel;
     LONGLONG order[32];
     int norder;
     unsigned char store[8192];
@@ -55,6 +58,12 @@ static void expect(bool ok)
 static VOID t_cancel(WDFREQUEST Request)
 {
     T.cancels++;
+    if (T.cancel_defers) {
+        /* Like a driver whose cancel only asks the hardware to stop: the path that ends the
+         * transfer completes the request. Unmark here says the cancel has won. */
+        T.unmark_in_cancel = WdfRequestUnmarkCancelable(Request);
+        return;
+    }
     for (int i = 0; i < T.nheld; i++)
         if (T.held[i] == Request) {
             T.held[i] = T.held[--T.nheld];
@@ -702,6 +711,52 @@ static void test_cancel_driver_owned(void **state)
     env_down(&e);
 }
 
+/* Once the framework has taken a request off its cancelable list to call EvtRequestCancel,
+ * WdfRequestUnmarkCancelable returns STATUS_CANCELLED, with no verifier finding: from
+ * inside the routine, and from another path after it (a DPC that holds the lock the
+ * routine waits for; found on the threads engine by test_faults_guarantees'
+ * test_uart_threads_mix, where Unmark in that window was a verifier break). KMDF keeps the
+ * request flagged cancelable until an Unmark succeeds (fxioqueue.cpp RequestCancelable). */
+static void test_unmark_after_cancel_dispatched(void **state)
+{
+    (void)state;
+    reset_config();
+    T.mode = MODE_CANCELABLE;
+    T.dispatch = WdfIoQueueDispatchParallel;
+    T.parallel = (ULONG)-1;
+    T.cancel_defers = true;
+    T.unmark_in_cancel = STATUS_PENDING;
+    env e;
+    env_up(&e, WDFDMA_ENGINE_SIM);
+    result res[2] = {0};
+    unsigned char bufs[2][16];
+    wdfdma_io *ops[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(wdfdma_read_async(e.f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
+                                           &ops[i]), 0);
+    assert_int_equal(T.nheld, 2);
+    WDFREQUEST r = T.held[0];
+    assert_int_equal(wdfdma_cancel(ops[0]), 0);
+    assert_int_equal(T.cancels, 1);
+    assert_int_equal(T.unmark_in_cancel, STATUS_CANCELLED);
+    assert_int_equal(res[0].calls, 0);                  /* the routine left it to us */
+    assert_int_equal(WdfRequestUnmarkCancelable(r), STATUS_CANCELLED);
+    assert_int_equal(wdfdma_verifier_finding_count(e.m), 0);
+    T.held[0] = T.held[--T.nheld];
+    WdfRequestComplete(r, STATUS_CANCELLED);
+    assert_int_equal(res[0].calls, 1);
+    assert_int_equal(res[0].status, STATUS_CANCELLED);
+    /* The other request was never cancelled: Unmark takes it back as usual. */
+    r = T.held[0];
+    assert_int_equal(WdfRequestUnmarkCancelable(r), STATUS_SUCCESS);
+    assert_int_equal(WdfRequestUnmarkCancelable(r), STATUS_INVALID_DEVICE_REQUEST);
+    assert_int_equal(wdfdma_verifier_finding_count(e.m), 1);   /* that second Unmark */
+    T.nheld = 0;
+    WdfRequestComplete(r, STATUS_SUCCESS);
+    assert_int_equal(res[1].calls, 1);
+    env_down(&e);
+}
+
 /* ---- misuse --------------------------------------------------------------------------------- */
 
 typedef struct trap {
@@ -878,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_cancel_queued),
         cmocka_unit_test(test_cancel_on_queue_callback),
         cmocka_unit_test(test_cancel_driver_owned),
+        cmocka_unit_test(test_unmark_after_cancel_dispatched),
         cmocka_unit_test(test_complete_twice_bugchecks),
         cmocka_unit_test(test_queue_misuse),
         cmocka_unit_test(test_threads_engine_io),

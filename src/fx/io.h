@@ -45,6 +45,8 @@ typedef struct fx_request {
     bool cancel_fired;               /* the IRP cancel routine ran (IsCanceled) */
     bool on_cancel_list;             /* waiting for EvtRequestCancel / CanceledOnQueue */
     bool driver_cancelable;          /* MarkCancelable in effect */
+    bool cancel_called;              /* EvtRequestCancel called (or about to be) since the
+                                        last MarkCancelable: Unmark says STATUS_CANCELLED */
     PFN_WDF_REQUEST_CANCEL evt_cancel;
     fx_stop_state stop;
     CCHAR boost;

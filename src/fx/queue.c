@@ -321,6 +321,7 @@ static bool step_request_cancel(fx_queue *q, KIRQL *irql)
     r->on_cancel_list = false;
     InsertTailList(&q->owned, &r->link);     /* still owned by the driver */
     r->driver_cancelable = false;
+    r->cancel_called = true;
     PFN_WDF_REQUEST_CANCEL evt = r->evt_cancel;
     r->evt_cancel = NULL;
     q->presenting++;

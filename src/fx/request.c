@@ -165,7 +165,7 @@ fx_request *fx_request_get(fx_device *dev, PIRP irp)
     r->information = 0;
     r->presented = r->cancel_armed = r->cancel_fired = r->on_cancel_list = false;
     r->in_caller_context = false;
-    r->driver_cancelable = false;
+    r->driver_cancelable = r->cancel_called = false;
     r->evt_cancel = NULL;
     r->stop = FX_STOP_NONE;
     r->boost = IO_NO_INCREMENT;
@@ -592,7 +592,11 @@ PIRP WdfRequestWdmGetIrp(WDFREQUEST Request)
  *    and leaves the request with the caller.
  *  - While the queue is being purged (WdfIoQueuePurge), marking cancelable cancels.
  *  - UnmarkCancelable returns STATUS_CANCELLED once the cancel routine has won the race:
- *    EvtRequestCancel has been or will be called and owns completion.
+ *    EvtRequestCancel has been or will be called and owns completion. That includes the
+ *    window in which the framework has taken the request off its cancelable list and is
+ *    calling EvtRequestCancel, which may be waiting for a lock the caller of Unmark holds
+ *    (the pattern of Microsoft's own samples). KMDF's verifier keeps the request flagged
+ *    cancelable until Unmark succeeds, so Unmark there is no finding either.
  *  - EvtRequestCancel runs under the queue's presentation lock.
  */
 static NTSTATUS mark_cancelable(WDFREQUEST Request, PFN_WDF_REQUEST_CANCEL evt, bool fail,
@@ -612,6 +616,7 @@ static NTSTATUS mark_cancelable(WDFREQUEST Request, PFN_WDF_REQUEST_CANCEL evt, 
     fx_queue *q = r->queue;
     r->evt_cancel = evt;
     r->driver_cancelable = true;
+    r->cancel_called = false;
     bool cancelled = q->cancel_dispatched;
     if (!cancelled) {
         fx_request_arm_cancel(r);
@@ -652,6 +657,10 @@ NTSTATUS WdfRequestUnmarkCancelable(WDFREQUEST Request)
     fx_request *r = fx_request_from_handle(Request, ddi);
     fx_device *dev = r->dev;
     KIRQL irql = fx_io_lock(dev);
+    if (r->state == FX_REQ_OWNED && r->cancel_called) {
+        fx_io_unlock(dev, irql);
+        return STATUS_CANCELLED;
+    }
     if (r->state != FX_REQ_OWNED || !r->driver_cancelable) {
         fx_io_unlock(dev, irql);
         fx_verifier_break(ddi, "WDFREQUEST %p is not marked cancelable", (void *)Request);
