@@ -294,7 +294,9 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     if (Irp->IoStatus.Status == STATUS_PENDING)
         mach_bugcheck(MULTIPLE_IRP_COMPLETE_REQUESTS, (uint64_t)(uintptr_t)Irp, 1, 0, 0,
                       "IoCompleteRequest: IRP %p completed with STATUS_PENDING", (void *)Irp);
-    if (Irp->CancelRoutine != NULL) {
+    /* An atomic load: IoCancelIrp on another processor may exchange the field right now
+     * (a cancel racing the completion; it then finds NULL and does nothing). */
+    if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != NULL) {
         mach_report(m, "IoCompleteRequest", "IRP %p completed with its cancel routine still "
                     "set; clearing it", (void *)Irp);
         IoSetCancelRoutine(Irp, NULL);
