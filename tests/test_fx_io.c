@@ -612,6 +612,15 @@ static void test_power_stop_requeue(void **state)
     env_down(&e);
 }
 
+/* n asynchronous 16-byte reads at offsets 0..n-1, each reporting into res[i]. */
+static void read_async_n(env *e, int n, unsigned char (*bufs)[16], result *res,
+                         wdfdma_io **ops)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(wdfdma_read_async(e->f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
+                                           &ops[i]), 0);
+}
+
 /* ---- cancellation ---------------------------------------------------------------------------- */
 
 static void test_cancel_queued(void **state)
@@ -624,9 +633,7 @@ static void test_cancel_queued(void **state)
     result res[3] = {0};
     unsigned char bufs[3][16];
     wdfdma_io *ops[3];
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(wdfdma_read_async(e.f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
-                                           &ops[i]), 0);
+    read_async_n(&e, 3, bufs, res, ops);
     /* The second waits in the queue: cancelling it completes it with STATUS_CANCELLED. */
     assert_int_equal(wdfdma_cancel(ops[1]), 0);
     assert_int_equal(res[1].calls, 1);
@@ -655,9 +662,7 @@ static void test_cancel_on_queue_callback(void **state)
     result res[2] = {0};
     unsigned char bufs[2][16];
     wdfdma_io *ops[2];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(wdfdma_read_async(e.f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
-                                           &ops[i]), 0);
+    read_async_n(&e, 2, bufs, res, ops);
     assert_int_equal(wdfdma_cancel(ops[1]), 0);
     assert_int_equal(T.canceled_on_queue_calls, 1);
     assert_int_equal(res[1].calls, 1);
@@ -679,9 +684,7 @@ static void test_cancel_driver_owned(void **state)
     result res[3] = {0};
     unsigned char bufs[3][16];
     wdfdma_io *ops[3];
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(wdfdma_read_async(e.f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
-                                           &ops[i]), 0);
+    read_async_n(&e, 3, bufs, res, ops);
     assert_int_equal(T.nheld, 3);
     assert_int_equal(wdfdma_cancel(ops[2]), 0);   /* EvtRequestCancel completes it */
     assert_int_equal(T.cancels, 1);
@@ -731,9 +734,7 @@ static void test_unmark_after_cancel_dispatched(void **state)
     result res[2] = {0};
     unsigned char bufs[2][16];
     wdfdma_io *ops[2];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(wdfdma_read_async(e.f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
-                                           &ops[i]), 0);
+    read_async_n(&e, 2, bufs, res, ops);
     assert_int_equal(T.nheld, 2);
     WDFREQUEST r = T.held[0];
     assert_int_equal(wdfdma_cancel(ops[0]), 0);
