@@ -40,6 +40,7 @@
 #include "devices/sgdma/sgdma.h"
 #include "dma_buf.h"
 #include "dma_trap.h"
+#include "dma_wait.h"
 
 #define TDU_CANARY DMA_BUF_CANARY
 #define TDU_GUARD DMA_BUF_GUARD
@@ -535,30 +536,12 @@ static inline uint64_t tdu_regs_in_use(tdu *t)
     return s.map_registers_in_use;
 }
 
-static inline fx_dma_state tdu_state(WDFDMATRANSACTION h)
-{
-    fx_dma_transaction *x = (fx_dma_transaction *)fx_lookup((WDFOBJECT)h, FX_TYPE_DMA_TRANSACTION);
-    assert_non_null(x);
-    return x->state;
-}
+#define tdu_state dma_fx_state
 
-typedef struct tdu_wait_ctx {
-    volatile LONG *value;
-    LONG target;
-} tdu_wait_ctx;
-
-static inline bool tdu_reached(void *ctx)
-{
-    tdu_wait_ctx *w = ctx;
-    return __atomic_load_n(w->value, __ATOMIC_ACQUIRE) >= w->target;
-}
-
-/* Wait (PASSIVE) until *value >= target: the sim engine runs the machine, threads sleep. */
+/* Wait (PASSIVE) until *value >= target (threads: at most 10 s). */
 static inline bool tdu_wait(tdu *t, volatile LONG *value, LONG target)
 {
-    tdu_wait_ctx w = {value, target};
-    mach_enter(t->m);
-    return mach_wait(t->m, tdu_reached, &w, mach_is_sim(t->m) ? -1 : 10000000000ll);
+    return dma_wait_count(t->m, value, target, 10000000000ll);
 }
 
 /* ---- buffers ---------------------------------------------------------------------------- */

@@ -45,6 +45,7 @@
 #include "devices/ring/ring.h"
 #include "dma_buf.h"
 #include "dma_trap.h"
+#include "dma_wait.h"
 
 #define SDU_MAX_DEVS 16u
 #define SDU_SLOTS 4u                 /* per device: [0] read, [1] write, [2..] extra */
@@ -603,35 +604,13 @@ static inline void sdu_down(sdu *t)
     assert_int_equal(after.outstanding, t->pool_before.outstanding);
 }
 
-static inline fx_dma_transaction *sdu_fx(WDFDMATRANSACTION h)
-{
-    fx_dma_transaction *x = (fx_dma_transaction *)fx_lookup((WDFOBJECT)h, FX_TYPE_DMA_TRANSACTION);
-    assert_non_null(x);
-    return x;
-}
+#define sdu_fx dma_fx_transaction
+#define sdu_state dma_fx_state
 
-static inline fx_dma_state sdu_state(WDFDMATRANSACTION h)
-{
-    return sdu_fx(h)->state;
-}
-
-typedef struct sdu_wait_ctx {
-    volatile LONG *value;
-    LONG target;
-} sdu_wait_ctx;
-
-static inline bool sdu_reached(void *ctx)
-{
-    sdu_wait_ctx *w = ctx;
-    return __atomic_load_n(w->value, __ATOMIC_ACQUIRE) >= w->target;
-}
-
-/* Wait (PASSIVE) until *value >= target: the sim engine runs the machine, threads sleep. */
+/* Wait (PASSIVE) until *value >= target (threads: at most 20 s). */
 static inline bool sdu_wait(sdu *t, volatile LONG *value, LONG target)
 {
-    sdu_wait_ctx w = {value, target};
-    mach_enter(t->m);
-    return mach_wait(t->m, sdu_reached, &w, mach_is_sim(t->m) ? -1 : 20000000000ll);
+    return dma_wait_count(t->m, value, target, 20000000000ll);
 }
 
 /* Let the machine run for `ns` (sim: virtual time; threads: sleeps). */

@@ -117,7 +117,7 @@ expect_usage "--minutes 0 is out of range" soak --seeds 1 --minutes 0
 expect_usage "--seeds needs a value" soak --seeds
 expect_usage "--seeds given twice" soak --seeds 1 --seeds 2
 expect_usage "--print-commands given twice" soak --seeds 1 --print-commands --print-commands
-expect_usage "--engine 'gpu' is not sim or threads" soak --seeds 1 --engine gpu
+expect_usage "unknown --engine 'gpu' (use sim or threads)" soak --seeds 1 --engine gpu
 expect_usage "--engine given twice" soak --seeds 1 --engine sim --engine threads
 expect_usage "--engine needs a value" soak --seeds 1 --engine
 expect_usage "unknown option '--bogus' for 'wdfdma soak'" soak --bogus 1

@@ -81,6 +81,26 @@ const char *cli_direction_name(cli_direction d) { return word_of(direction_words
 const char *cli_memory_name(cli_memory m) { return word_of(memory_words, (int)m); }
 const char *cli_engine_name(cli_engine e) { return word_of(engine_words, (int)e); }
 
+/* The value of `text` in `words`: 0, or -1 when it is none of them. */
+static int word_value(const cli_word *words, const char *text, int *value)
+{
+    for (; words->word; words++)
+        if (strcmp(words->word, text) == 0) {
+            *value = words->value;
+            return 0;
+        }
+    return -1;
+}
+
+int cli_parse_engine(const char *text, cli_engine *out)
+{
+    int v;
+    if (word_value(engine_words, text, &v) != 0)
+        return -1;
+    *out = (cli_engine)v;
+    return 0;
+}
+
 unsigned cli_profile_addr_bits(cli_profile p)
 {
     switch (p) {
@@ -239,12 +259,11 @@ static int parse_value(const opt_def *d, const char *value, uint64_t *v, char *e
         return 0;
     }
     if (d->kind == KIND_WORD) {
-        for (const cli_word *w = d->words; w->word; w++)
-            if (strcmp(w->word, value) == 0) {
-                *v = (uint64_t)w->value;
-                return 0;
-            }
-        return fail(err, err_len, "unknown %s '%s' (use %s)", d->name, value, d->choices);
+        int w;
+        if (word_value(d->words, value, &w) != 0)
+            return fail(err, err_len, "unknown %s '%s' (use %s)", d->name, value, d->choices);
+        *v = (uint64_t)w;
+        return 0;
     }
     if (d->kind == KIND_SIZE && cli_parse_size(value, v) != 0)
         return fail(err, err_len, "bad size '%s' for %s (digits with an optional K, M or G "

@@ -165,6 +165,8 @@ const char *cli_profile_name(cli_profile p);
 const char *cli_direction_name(cli_direction d);
 const char *cli_memory_name(cli_memory m);
 const char *cli_engine_name(cli_engine e);
+/* "sim" or "threads": 0, or -1 for anything else. */
+int cli_parse_engine(const char *text, cli_engine *out);
 /* 32 for Packet, ScatterGather and ScatterGatherDuplex; 64 for the others. */
 unsigned cli_profile_addr_bits(cli_profile p);
 bool cli_profile_is_duplex(cli_profile p);

@@ -203,20 +203,21 @@ static int flag(const char *arg, const char *name, bool *value, bool *matched)
     return 0;
 }
 
-/* --engine sim|threads, once. */
+/* --engine sim|threads, once (the words of `wdfdma run --engine`). */
 static int engine_arg(const char *value, bool *threads, bool *seen)
 {
+    cli_engine e;
     if (*seen) {
         fprintf(stderr, "wdfdma: --engine given twice\n");
         return CLI_USAGE;
     }
     *seen = true;
-    if (strcmp(value, "sim") == 0 || strcmp(value, "threads") == 0) {
-        *threads = value[0] == 't';
-        return 0;
+    if (cli_parse_engine(value, &e) != 0) {
+        fprintf(stderr, "wdfdma: unknown --engine '%s' (use sim or threads)\n", value);
+        return CLI_USAGE;
     }
-    fprintf(stderr, "wdfdma: --engine '%s' is not sim or threads\n", value);
-    return CLI_USAGE;
+    *threads = e == CLI_ENGINE_THREADS;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, uint64_t *seeds, uint64_t *minutes, bool *all,
