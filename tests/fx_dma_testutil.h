@@ -541,7 +541,7 @@ static inline uint64_t tdu_regs_in_use(tdu *t)
 /* Wait (PASSIVE) until *value >= target (threads: at most 10 s). */
 static inline bool tdu_wait(tdu *t, volatile LONG *value, LONG target)
 {
-    return dma_wait_count(t->m, value, target, 10000000000ll);
+    return wait_count(t->m, value, target, 10000000000ll);
 }
 
 /* ---- buffers ---------------------------------------------------------------------------- */

@@ -610,7 +610,7 @@ static inline void sdu_down(sdu *t)
 /* Wait (PASSIVE) until *value >= target (threads: at most 20 s). */
 static inline bool sdu_wait(sdu *t, volatile LONG *value, LONG target)
 {
-    return dma_wait_count(t->m, value, target, 20000000000ll);
+    return wait_count(t->m, value, target, 20000000000ll);
 }
 
 /* Let the machine run for `ns` (sim: virtual time; threads: sleeps). */

@@ -18,6 +18,7 @@
 
 #include "fx/device.h"
 #include "fx/internal.h"
+#include "wait_count.h"
 #include "wdm/wdm_internal.h"
 #include "wdfdma/host.h"
 #include "drivers/fxtest_driver.h"
@@ -107,23 +108,11 @@ static inline void fxtu_log_is(wdfdma_dev *dev, ...)
     }
 }
 
-typedef struct fxtu_counter {
-    volatile uint32_t *value;
-    uint32_t target;
-} fxtu_counter;
-
-static inline bool fxtu_reached(void *ctx)
-{
-    fxtu_counter *c = ctx;
-    return __atomic_load_n(c->value, __ATOMIC_ACQUIRE) >= c->target;
-}
-
-/* Wait (PASSIVE) for a counter the driver bumps; 5 s on threads, until idle on sim. */
+/* Wait (PASSIVE) for a counter the driver bumps; 5 s on threads, until idle on sim. The
+ * counters are uint32_t; LONG is their signed twin (same size, may alias). */
 static inline bool fxtu_wait(fxtu *t, volatile uint32_t *value, uint32_t target)
 {
-    fxtu_counter c = { value, target };
-    mach_enter(t->m);
-    return mach_wait(t->m, fxtu_reached, &c, mach_is_sim(t->m) ? -1 : 5000000000ll);
+    return wait_count(t->m, (volatile LONG *)value, (LONG)target, 5000000000ll);
 }
 
 #endif

@@ -145,8 +145,8 @@ static void test_dpc_coalescing_and_synchronize(void **state)
     if (mach_is_sim(t.m)) /* let everything pending run: no extra DPC may appear */
         assert_int_equal(wdfdma_machine_run(t.m), 0);
     else
-        mach_wait(t.m, fxtu_reached, &(fxtu_counter){ &fxt.stats[0].dpc_calls, runs + 1 },
-                  100000000);
+        (void)wait_count(t.m, (volatile LONG *)&fxt.stats[0].dpc_calls, (LONG)(runs + 1),
+                         100000000);
     assert_int_equal(fxt.stats[0].dpc_calls, runs);
     fxtu_finish(&t);
 }
