@@ -643,6 +643,8 @@ typedef const GUID *LPCGUID, *PCGUID;
 #define STATUS_END_OF_FILE ((NTSTATUS)0xC0000011)
 #define STATUS_NO_MEDIA_IN_DEVICE ((NTSTATUS)0xC0000013)
 #define STATUS_MORE_PROCESSING_REQUIRED ((NTSTATUS)0xC0000016)
+/* A completion routine's "go on up the stack" (the WDK defines it as STATUS_SUCCESS). */
+#define STATUS_CONTINUE_COMPLETION STATUS_SUCCESS
 #define STATUS_NO_MEMORY ((NTSTATUS)0xC0000017)
 #define STATUS_CONFLICTING_ADDRESSES ((NTSTATUS)0xC0000018)
 #define STATUS_ILLEGAL_INSTRUCTION ((NTSTATUS)0xC000001D)
@@ -2421,6 +2423,22 @@ FORCEINLINE VOID IoCopyCurrentIrpStackLocationToNext(PIRP Irp)
     PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(Irp);
     memcpy(next, cur, offsetof(IO_STACK_LOCATION, CompletionRoutine));
     next->Control = 0;
+}
+
+FORCEINLINE VOID IoSetCompletionRoutine(PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                        PVOID Context, BOOLEAN InvokeOnSuccess,
+                                        BOOLEAN InvokeOnError, BOOLEAN InvokeOnCancel)
+{
+    PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(Irp);
+    next->CompletionRoutine = CompletionRoutine;
+    next->Context = Context;
+    next->Control = 0;
+    if (InvokeOnSuccess)
+        next->Control |= SL_INVOKE_ON_SUCCESS;
+    if (InvokeOnError)
+        next->Control |= SL_INVOKE_ON_ERROR;
+    if (InvokeOnCancel)
+        next->Control |= SL_INVOKE_ON_CANCEL;
 }
 
 VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost);

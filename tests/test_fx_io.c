@@ -33,6 +33,7 @@ static struct {
     t_mode mode;
     bool canceled_on_queue;
     bool stop_requeue;
+    bool stop_complete;     /* EvtIoStop(Suspend) completes the request */
     bool cancel_defers;              /* EvtRequestCancel leaves completion to the "DMA path" */
     /* what the driver saw */
     WDFDEVICE device;
@@ -189,33 +190,32 @@ static VOID t_ioctl(WDFQUEUE Queue, WDFREQUEST Request, size_t OutLen, size_t In
     }
 }
 
+static void forget_held(WDFREQUEST Request)
+{
+    for (int i = 0; i < T.nheld; i++)
+        if (T.held[i] == Request) {
+            T.held[i] = T.held[--T.nheld];
+            return;
+        }
+}
+
 static VOID t_stop(WDFQUEUE Queue, WDFREQUEST Request, ULONG ActionFlags)
 {
     (void)Queue;
     T.stops++;
-    if (ActionFlags & WdfRequestStopActionPurge) {
-        for (int i = 0; i < T.nheld; i++)
-            if (T.held[i] == Request) {
-                T.held[i] = T.held[--T.nheld];
-                break;
-            }
+    bool purge = (ActionFlags & WdfRequestStopActionPurge) != 0;
+    if (purge || T.stop_requeue || T.stop_complete) {
+        forget_held(Request);
         if ((ActionFlags & WdfRequestStopRequestCancelable) &&
             WdfRequestUnmarkCancelable(Request) == STATUS_CANCELLED)
             return;
+    }
+    if (purge)
         WdfRequestComplete(Request, STATUS_CANCELLED);
-        return;
-    }
-    if (T.stop_requeue) {
-        for (int i = 0; i < T.nheld; i++)
-            if (T.held[i] == Request) {
-                T.held[i] = T.held[--T.nheld];
-                break;
-            }
-        if ((ActionFlags & WdfRequestStopRequestCancelable) &&
-            WdfRequestUnmarkCancelable(Request) == STATUS_CANCELLED)
-            return;
-    }
-    WdfRequestStopAcknowledge(Request, T.stop_requeue);
+    else if (T.stop_complete)
+        WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, 16);   /* work done */
+    else
+        WdfRequestStopAcknowledge(Request, T.stop_requeue);
 }
 
 static VOID t_resume(WDFQUEUE Queue, WDFREQUEST Request)
@@ -612,6 +612,39 @@ static void test_power_stop_requeue(void **state)
     env_down(&e);
 }
 
+/* A sequential queue whose request is completed inside EvtIoStop(Suspend), as a driver
+ * whose transfer finishes during the stop does: the next request waits until the device
+ * is back in D0. The sgdma sample relies on this (its channel forgets a completed request
+ * only when the next one starts, and no request starts while the queue is stopping). */
+static void test_power_stop_complete_holds_next(void **state)
+{
+    (void)state;
+    reset_config();
+    T.mode = MODE_HOLD;
+    T.stop_complete = true;
+    env e;
+    env_up(&e, WDFDMA_ENGINE_SIM);
+    result res[2] = {0};
+    unsigned char bufs[2][16];
+    submit_reads(&e, 2, res, bufs);
+    assert_int_equal(T.presented, 1);
+    assert_int_equal(wdfdma_device_set_power(e.hw, WDFDMA_D3), 0);
+    assert_int_equal(T.stops, 1);
+    assert_int_equal(res[0].calls, 1);
+    assert_int_equal(res[0].status, STATUS_SUCCESS);
+    assert_int_equal(res[0].info, 16);
+    assert_int_equal(T.presented, 1);             /* not while the queue is stopped */
+    ULONG queued;
+    WdfIoQueueGetState(T.queue, &queued, NULL);
+    assert_int_equal(queued, 1);
+    assert_int_equal(wdfdma_device_set_power(e.hw, WDFDMA_D0), 0);
+    assert_int_equal(T.resumes, 0);               /* nothing was held */
+    assert_int_equal(T.presented, 2);
+    complete_held(0, STATUS_SUCCESS);
+    assert_int_equal(res[1].calls, 1);
+    env_down(&e);
+}
+
 /* n asynchronous 16-byte reads at offsets 0..n-1, each reporting into res[i]. */
 static void read_async_n(env *e, int n, unsigned char (*bufs)[16], result *res,
                          wdfdma_io **ops)
@@ -931,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_manual_retrieve),
         cmocka_unit_test(test_power_holds_requests),
         cmocka_unit_test(test_power_stop_requeue),
+        cmocka_unit_test(test_power_stop_complete_holds_next),
         cmocka_unit_test(test_cancel_queued),
         cmocka_unit_test(test_cancel_on_queue_callback),
         cmocka_unit_test(test_cancel_driver_owned),
