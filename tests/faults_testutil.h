@@ -148,24 +148,38 @@ static inline void ft_on_bugcheck(void *ctx, const wdfdma_bugcheck *bc)
              (unsigned long long)bc->p[3], bc->message, bc->callback);
 }
 
-static inline wdfdma_machine *ft_machine(uint64_t seed, const char *spec, const char *label)
+/* Install the fault plan `spec` on m (NULL: clear the plan). */
+static inline void ft_install_plan(wdfdma_machine *m, const char *spec)
+{
+    wdfdma_fault_plan *p = NULL;
+    if (spec != NULL && wdfdma_fault_plan_parse(spec, &p) != 0)
+        fail_msg("%s: %s", spec, wdfdma_last_error());
+    assert_int_equal(wdfdma_machine_set_fault_plan(m, p), 0);
+    wdfdma_fault_plan_free(p);
+}
+
+/* A verifier-on machine on `engine` whose bug checks fail the test, naming `label`; with
+ * the fault plan `spec` installed unless it is NULL. */
+static inline wdfdma_machine *ft_machine_on(uint64_t seed, wdfdma_engine engine,
+                                            const char *spec, const char *label)
 {
     wdfdma_machine_config c;
     wdfdma_machine_config_init(&c);
     c.seed = seed;
+    c.engine = engine;
     c.verifier = true;
     wdfdma_machine *m = NULL;
     if (wdfdma_machine_create(&c, &m) != 0)
         fail_msg("machine: %s", wdfdma_last_error());
     wdfdma_machine_set_bugcheck_handler(m, ft_on_bugcheck, (void *)label);
-    if (spec != NULL) {
-        wdfdma_fault_plan *p = NULL;
-        if (wdfdma_fault_plan_parse(spec, &p) != 0)
-            fail_msg("%s: %s", spec, wdfdma_last_error());
-        assert_int_equal(wdfdma_machine_set_fault_plan(m, p), 0);
-        wdfdma_fault_plan_free(p);
-    }
+    if (spec != NULL)
+        ft_install_plan(m, spec);
     return m;
+}
+
+static inline wdfdma_machine *ft_machine(uint64_t seed, const char *spec, const char *label)
+{
+    return ft_machine_on(seed, WDFDMA_ENGINE_SIM, spec, label);
 }
 
 static inline uint64_t ft_fired(wdfdma_machine *m, wdfdma_fault_kind k)

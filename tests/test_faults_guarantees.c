@@ -104,15 +104,6 @@ static void check(batch *b, unsigned first, bool write, const char *spec)
     }
 }
 
-static void install(wdfdma_machine *m, const char *spec)
-{
-    wdfdma_fault_plan *p = NULL;
-    if (spec != NULL && wdfdma_fault_plan_parse(spec, &p) != 0)
-        fail_msg("%s: %s", spec, wdfdma_last_error());
-    assert_int_equal(wdfdma_machine_set_fault_plan(m, p), 0);
-    wdfdma_fault_plan_free(p);
-}
-
 /* One run of `spec` with `seed`; `expect` is the kind that must have fired. */
 static void run(const char *spec, wdfdma_fault_kind expect, uint64_t seed)
 {
@@ -138,7 +129,7 @@ static void run(const char *spec, wdfdma_fault_kind expect, uint64_t seed)
             ft_fill(ft_data(b.buf[i]), REQ_LEN, 100 + i);
     }
     wdfdma_machine_set_cancel_hook(b.m, cancel_one, &b);
-    install(b.m, spec);
+    ft_install_plan(b.m, spec);
 
     issue(&b, 0, true);
     check(&b, 0, true, spec);
@@ -148,7 +139,7 @@ static void run(const char *spec, wdfdma_fault_kind expect, uint64_t seed)
         fail_msg("[%s] the fault never fired: the test proves nothing", spec);
 
     /* Guarantee 4: without faults the device works again. */
-    install(b.m, NULL);
+    ft_install_plan(b.m, NULL);
     bool gone = !wdfdma_dev_present(b.hw);
     if (!gone) {
         ft_req again = {0};
@@ -329,22 +320,6 @@ static void sys_settle(sys_run *s, unsigned n, const char *label)
     }
 }
 
-static wdfdma_machine *sys_machine(uint64_t seed, wdfdma_engine engine, const char *label,
-                                   wdfdma_dev **ctrl)
-{
-    wdfdma_machine_config c;
-    wdfdma_machine_config_init(&c);
-    c.seed = seed;
-    c.engine = engine;
-    c.verifier = true;
-    wdfdma_machine *m = NULL;
-    if (wdfdma_machine_create(&c, &m) != 0)
-        fail_msg("machine: %s", wdfdma_last_error());
-    wdfdma_machine_set_bugcheck_handler(m, ft_on_bugcheck, (void *)label);
-    assert_int_equal(wdfdma_machine_add_device(m, "sdmac", "dma0", "channels=8", ctrl), 0);
-    return m;
-}
-
 /* Remove, shut down, and prove nothing leaked and the verifier found nothing. */
 static void sys_finish(sys_run *s, const ft_leaks *leaks, const char *spec)
 {
@@ -374,7 +349,8 @@ static void sys_finish(sys_run *s, const ft_leaks *leaks, const char *spec)
         fail_msg("[%s] %s", spec, why);
 }
 
-static void sys_begin(sys_run *s, wdfdma_machine *m)
+/* A machine with the shared 8-channel controller (s->ctrl), the run's lock and state. */
+static void sys_begin(sys_run *s, uint64_t seed, wdfdma_engine engine, const char *label)
 {
     memset(s, 0, sizeof(*s));
     pthread_mutexattr_t a;
@@ -382,7 +358,8 @@ static void sys_begin(sys_run *s, wdfdma_machine *m)
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->lock, &a);
     pthread_mutexattr_destroy(&a);
-    s->m = m;
+    s->m = ft_machine_on(seed, engine, NULL, label);
+    assert_int_equal(wdfdma_machine_add_device(s->m, "sdmac", "dma0", "channels=8", &s->ctrl), 0);
     sys_current = s;
 }
 
@@ -396,9 +373,7 @@ static void uart_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
     ft_leaks leaks;
     ft_leaks_before(&leaks);
     sys_run s;
-    wdfdma_dev *ctrl;
-    sys_begin(&s, sys_machine(seed, engine, spec, &ctrl));
-    s.ctrl = ctrl;
+    sys_begin(&s, seed, engine, spec);
     assert_int_equal(wdfdma_machine_add_device(s.m, "uart", "uart0", "baud=921600,fifo=16,"
                                                "loopback=1,tx_channel=0,rx_channel=1", &s.hw), 0);
     wdfdma_driver *drv;
@@ -412,7 +387,7 @@ static void uart_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
             ft_fill(ft_data(s.buf[i]), UART_LEN, 200 + i);
     }
     wdfdma_machine_set_cancel_hook(s.m, sys_cancel_one, &s);
-    install(s.m, spec);
+    ft_install_plan(s.m, spec);
 
     bool desync = false;
     for (unsigned round = 0; round < SYS_REQS / 2; round++) {
@@ -444,7 +419,7 @@ static void uart_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
 
     /* Without faults the device works again: a write completes in full. (Its read may
      * find bytes a failed round left in the FIFO, so it is not compared.) */
-    install(s.m, NULL);
+    ft_install_plan(s.m, NULL);
     wdfdma_machine_set_cancel_hook(s.m, NULL, NULL);
     if (sys_usable(&s)) {
         ft_req again = {0};
@@ -484,9 +459,7 @@ static void ring_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
     ft_leaks leaks;
     ft_leaks_before(&leaks);
     sys_run s;
-    wdfdma_dev *ctrl;
-    sys_begin(&s, sys_machine(seed, engine, spec, &ctrl));
-    s.ctrl = ctrl;
+    sys_begin(&s, seed, engine, spec);
     assert_int_equal(wdfdma_machine_add_device(s.m, "ring", "ring0", "dir=capture,rate=48000,"
                                                "frame=4,channel=0", &s.hw), 0);
     assert_int_equal(wdfdma_registry_set_ulong(s.m, "ring0", "device", "Playback", 0), 0);
@@ -501,7 +474,7 @@ static void ring_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
         s.buf[i] = ft_guarded(RING_CHUNK);
     }
     wdfdma_machine_set_cancel_hook(s.m, sys_cancel_one, &s);
-    install(s.m, spec);
+    ft_install_plan(s.m, spec);
 
     int32_t st;
     size_t info;
@@ -542,7 +515,7 @@ static void ring_run(const char *spec, wdfdma_fault_kind expect, uint64_t seed,
     }
 
     /* Without faults the stream starts again and a read gets a whole chunk. */
-    install(s.m, NULL);
+    ft_install_plan(s.m, NULL);
     wdfdma_machine_set_cancel_hook(s.m, NULL, NULL);
     if (sys_usable(&s)) {
         ft_req again = {0};

@@ -178,7 +178,7 @@ void fx_verifier_transaction_end(fx_dma_transaction *t, PDMA_ADAPTER adapter);
 
 /* Host statistics (dma stats shown by `wdfdma run`). */
 typedef struct fx_dma_stats {
-    uint64_t transactions, transfers, sg_elements_total, sg_elements_max;
+    _Atomic uint64_t transactions, transfers, sg_elements_total, sg_elements_max;
 } fx_dma_stats;
 void fx_dma_stats_get(wdfdma_machine *m, fx_dma_stats *out);
 void fx_dma_stats_count_transfer(fx_dma_transaction *t, PSCATTER_GATHER_LIST sg);

@@ -63,15 +63,9 @@ void fx_dma_stats_get(wdfdma_machine *m, fx_dma_stats *out)
         memset(out, 0, sizeof *out);
 }
 
-/* A counter add: plain load and store on the sim engine (one OS thread; a locked add is
- * ~20 cycles on the per-request path), atomic on the threads engine. */
-static void stat_add(wdfdma_machine *m, uint64_t *counter, uint64_t n)
+static void stat_add(wdfdma_machine *m, _Atomic uint64_t *counter, uint64_t n)
 {
-    if (!mach_is_sim(m)) {
-        __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
-        return;
-    }
-    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+    (void)mach_stat_add(counter, n, !mach_is_sim(m));
 }
 
 void fx_dma_stats_count_transaction(void)
@@ -104,11 +98,7 @@ void fx_dma_stats_count_transfer(fx_dma_transaction *t, PSCATTER_GATHER_LIST sg)
     UNREFERENCED_PARAMETER(t);
     stat_add(m, &s->transfers, 1);
     stat_add(m, &s->sg_elements_total, sg->NumberOfElements);
-    uint64_t max = __atomic_load_n(&s->sg_elements_max, __ATOMIC_RELAXED);
-    while (sg->NumberOfElements > max &&
-           !__atomic_compare_exchange_n(&s->sg_elements_max, &max, sg->NumberOfElements, true,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
+    wdm_dma_stat_max(&s->sg_elements_max, sg->NumberOfElements);
 }
 
 /* ---- power callbacks ------------------------------------------------------------------- */

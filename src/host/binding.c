@@ -97,6 +97,13 @@ static void node_destroy_events(fx_devnode *node)
     pthread_cond_destroy(&node->pnp_idle);
 }
 
+/* The device's PnP state. It is stored atomically by the PnP machine, which may run on a
+ * worker thread (a deferred action, WdfDeviceSetFailed) while the host reads it. */
+static fx_pnp_state pnp_state_of(const fx_device *dev)
+{
+    return __atomic_load_n(&dev->pnp_state, __ATOMIC_ACQUIRE);
+}
+
 /* ---- per-machine state --------------------------------------------------------------- */
 static bool node_quiet(void *ctx)
 {
@@ -111,9 +118,13 @@ static void remove_remaining(fx_devnode *node)
     fx_device *dev = node->device;
     if (dev == NULL)
         return;
-    if (dev->pnp_state != FX_PNP_REMOVED) {
+    if (pnp_state_of(dev) != FX_PNP_REMOVED) {
         (void)node_event(node, FX_PNP_EV_REMOVE);
         fx_verifier_check_removal(dev);
+        /* The removal's callbacks may have reported the device failed, or raised actions
+         * deferred behind the event: they run on work items (and find it gone) before
+         * the node, which they use, is freed. */
+        mach_wait(mach_current(), node_quiet, node, -1);
     }
     node->device = NULL;
     fx_object_dereference(&dev->obj);
@@ -406,16 +417,14 @@ static fx_devnode *node_for(fx_machine_state *st, wdfdma_dev *hw)
 
 static bool present(const fx_devnode *node)
 {
-    /* pnp_state is stored atomically by the PnP machine, which may run on a worker */
-    return node != NULL && node->device != NULL &&
-           __atomic_load_n(&node->device->pnp_state, __ATOMIC_ACQUIRE) != FX_PNP_REMOVED;
+    return node != NULL && node->device != NULL && pnp_state_of(node->device) != FX_PNP_REMOVED;
 }
 
 /* A failed start or power-up: PnP removes the device, the node says "failed". */
 static int after_failure(fx_devnode *node, NTSTATUS status, const char *what)
 {
     node->start_failed = true;
-    if (node->device != NULL && node->device->pnp_state == FX_PNP_FAILED)
+    if (node->device != NULL && pnp_state_of(node->device) == FX_PNP_FAILED)
         (void)node_event(node, FX_PNP_EV_REMOVE);
     return mach_error(EIO, "device '%s': %s failed with NTSTATUS 0x%08X",
                       wdfdma_dev_name(node->hardware), what, (unsigned)status);
@@ -498,9 +507,9 @@ static int pnp_request(wdfdma_dev *dev, fx_pnp_event ev, const char *what, fx_de
     if (!present(node))
         return mach_error(ENODEV, "%s: device '%s' is not bound to a driver", what,
                           wdfdma_dev_name(dev));
-    fx_pnp_state from = node->device->pnp_state;
+    fx_pnp_state from = pnp_state_of(node->device);
     NTSTATUS status = node_event(node, ev);
-    if (status == STATUS_INVALID_DEVICE_STATE && node->device->pnp_state == from)
+    if (status == STATUS_INVALID_DEVICE_STATE && pnp_state_of(node->device) == from)
         return mach_error(EINVAL, "%s: not possible for device '%s' in state '%s'", what,
                           wdfdma_dev_name(dev), fx_pnp_state_name(from));
     if (out)
@@ -541,7 +550,7 @@ const char *wdfdma_device_state(wdfdma_dev *dev)
         return "failed";
     if (node->device == NULL)
         return "unbound";
-    return fx_pnp_state_name(node->device->pnp_state);
+    return fx_pnp_state_name(pnp_state_of(node->device));
 }
 
 size_t wdfdma_device_callback_log(wdfdma_dev *dev, const char **out, size_t max)

@@ -644,18 +644,12 @@ void wdfdma_dev_account_busy(wdfdma_dev *dev, uint64_t ns)
 {
     if (!dev)
         return;
-    /* Per descriptor on the DMA path: a plain load and store on the sim engine (one OS
-     * thread), where a locked add waited for the previous copy's stores to drain. */
-    if (dev->m->threaded)
-        __atomic_fetch_add(&dev->busy_ns, ns, __ATOMIC_RELAXED);
-    else
-        __atomic_store_n(&dev->busy_ns, __atomic_load_n(&dev->busy_ns, __ATOMIC_RELAXED) + ns,
-                         __ATOMIC_RELAXED);
+    (void)mach_stat_add(&dev->busy_ns, ns, dev->m->threaded);   /* per descriptor */
 }
 
 uint64_t wdfdma_dev_busy_ns(const wdfdma_dev *dev)
 {
-    return dev ? __atomic_load_n(&dev->busy_ns, __ATOMIC_RELAXED) : 0;
+    return dev ? atomic_load_explicit(&dev->busy_ns, memory_order_relaxed) : 0;
 }
 
 void wdfdma_dev_trace(wdfdma_dev *dev, const char *what, uint64_t a, uint64_t b)

@@ -17,6 +17,7 @@
 #define WDFDMA_MACHINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -80,6 +81,20 @@ static inline void mach_own_unlock(const wdfdma_machine *m, pthread_mutex_t *mu)
 {
     if (m == NULL || !mach_is_sim(m))
         pthread_mutex_unlock(mu);
+}
+
+/* Add n to a statistics counter (returns the old value); every layer's counters use it.
+ * The sim engine runs on one thread, so there it is a plain load and store: a locked add
+ * right after a bus DMA's memcpy waited for the store buffer to drain (16 % of a 64 KiB
+ * transfer; 11 % of a bounced one). The threads engine keeps the atomic add. Readers on
+ * other threads still see whole values (relaxed atomic loads and stores). */
+static inline uint64_t mach_stat_add(_Atomic uint64_t *field, uint64_t n, bool threaded)
+{
+    if (threaded)
+        return atomic_fetch_add_explicit(field, n, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(field, memory_order_relaxed);
+    atomic_store_explicit(field, v + n, memory_order_relaxed);
+    return v;
 }
 
 /* ---- spin locks -------------------------------------------------------------------- */

@@ -189,7 +189,7 @@ struct wdfdma_dev {
     wdfdma_dma_translate translate;
     void *translate_ctx;
     void *binding;
-    uint64_t busy_ns;            /* modelled time the device spent working */
+    _Atomic uint64_t busy_ns;    /* modelled time the device spent working */
     _Atomic bool absent;         /* pulled out (wdfdma_dev_set_present / surprise-remove) */
     pthread_mutex_t lock;
     char error[256];
@@ -271,18 +271,6 @@ typedef struct mach_stats {
     _Atomic uint64_t dma_reads, dma_writes, dma_read_bytes, dma_write_bytes, dma_faults;
     _Atomic uint64_t frames_in_use, frames_peak;
 } mach_stats;
-/* The sim engine runs on one thread, so a counter is a plain load and store there: a
- * locked add right after a bus DMA's memcpy waited for the store buffer to drain (16 %
- * of a 64 KiB transfer). The threads engine keeps the atomic add. Readers on other
- * threads still see whole values (relaxed atomic loads and stores). */
-static inline uint64_t mach_stat_add(_Atomic uint64_t *field, uint64_t n, bool threaded)
-{
-    if (threaded)
-        return atomic_fetch_add_explicit(field, n, memory_order_relaxed);
-    uint64_t v = atomic_load_explicit(field, memory_order_relaxed);
-    atomic_store_explicit(field, v + n, memory_order_relaxed);
-    return v;
-}
 #define MACH_STAT_ADD(m, field, n) mach_stat_add(&(m)->stats.field, (n), (m)->threaded)
 
 typedef struct mach_mmio_map {

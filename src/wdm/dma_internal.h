@@ -139,18 +139,11 @@ struct dma_machine {
 
 dma_machine *wdm_dma_machine(wdfdma_machine *m);
 
-/* Add to a dma_machine counter. The sim engine runs every processor on one thread, so
- * there it is a plain load and store: a locked add costs ~20 cycles on its own and, right
- * after a bounce copy, waits for the copy's stores to drain (11 % of a bounced 64 KiB
- * request). The threads engine keeps the atomic add. Readers use atomic loads. */
+/* Add to a dma_machine counter (mach_stat_add: no locked add on the sim engine). */
 static inline uint64_t wdm_dma_count(const dma_machine *dm, _Atomic uint64_t *counter,
                                      uint64_t n)
 {
-    if (!mach_is_sim(dm->m))
-        return atomic_fetch_add(counter, n);
-    uint64_t v = atomic_load_explicit(counter, memory_order_relaxed);
-    atomic_store_explicit(counter, v + n, memory_order_relaxed);
-    return v;
+    return mach_stat_add(counter, n, !mach_is_sim(dm->m));
 }
 void wdm_dma_machine_put(dma_machine *dm);
 void wdm_dma_stat_max(_Atomic uint64_t *stat, uint64_t value);
