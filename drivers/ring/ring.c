@@ -728,7 +728,6 @@ RingStart(
     WdfSpinLockAcquire(DevExt->Lock);
     DevExt->Running = TRUE;
     DevExt->StopIssued = FALSE;
-    DevExt->EndStatus = STATUS_SUCCESS;
     DevExt->Wraps = 0;
     DevExt->HwStream = 0;
     if (!DevExt->Playback) {
@@ -908,6 +907,7 @@ RingEvtProgramDma(
     WdfSpinLockAcquire(devExt->Lock);
     devExt->FifoLevel0 = RingReadRegister(devExt, RING_REG_LEVEL);
     devExt->Xruns0 = RingReadRegister(devExt, RING_REG_XRUNS);
+    devExt->Frames = 0;                 // RUN starts FRAMES from zero
     WdfSpinLockRelease(devExt->Lock);
     RingWriteRegister(devExt, RING_REG_CONTROL, RING_CONTROL_RUN | RING_CONTROL_DMA);
     return TRUE;
@@ -937,7 +937,13 @@ RingControllerMovedLocked(
         *Moved = 0;
         return FALSE;
     }
-    streamed = (ULONG64)(ULONG)(frames - (xruns - DevExt->Xruns0)) * DevExt->FrameBytes;
+    //
+    // FRAMES is the low 32 bits of the count: it wraps after 2^32 frames (~25 hours at
+    // 48 kHz). It is read at least once per pass of the ring, far more often, so the
+    // difference from the last reading extends it.
+    //
+    DevExt->Frames += (ULONG)(frames - (ULONG)DevExt->Frames);
+    streamed = (DevExt->Frames - (ULONG)(xruns - DevExt->Xruns0)) * DevExt->FrameBytes;
     if (DevExt->Playback) {
         *Moved = streamed + level - DevExt->FifoLevel0;
     } else {
@@ -1008,7 +1014,6 @@ RingEnded(
 
     WdfSpinLockAcquire(DevExt->Lock);
     DevExt->Running = FALSE;
-    DevExt->EndStatus = EndStatus;
     sleeping = DevExt->ResumeAtD0 && DevExt->StopIssued;
     stopRequest = DevExt->StopRequest;
     DevExt->StopRequest = NULL;

@@ -144,9 +144,9 @@ typedef struct _DEVICE_EXTENSION {
     size_t CurrentDone;
     BOOLEAN CurrentCancelOwned;         // UnmarkCancelable said STATUS_CANCELLED: the
                                         // coming EvtRequestCancel completes Current
-    NTSTATUS EndStatus;                 // how the stream last ended (STATUS_SUCCESS: a stop)
     ULONG FifoLevel0;                   // the peripheral's FIFO level and xrun count when
     ULONG Xruns0;                       // the stream started (RingControllerMoved)
+    ULONG64 Frames;                     // FRAMES (32 bits) extended to 64 across its wraps
     ULONG64 Wraps;
     ULONG64 HwStream;                   // controller's stream position
     ULONG64 DriverStream;               // capture: consumed; playback: filled

@@ -242,6 +242,24 @@ SgdmaClaimTransfer(
 }
 
 //
+// The channel's request is about to be completed (its transaction ended, or never
+// started): record it as ending. EvtIoStop may already be running for it on another
+// processor and find it only after it completed; it must leave it alone then too, so
+// the handle stays recorded until the channel's next request (none is dispatched while
+// the queue is stopping).
+//
+static VOID
+SgdmaSetChannelEndingLocked(
+    _In_ PSGDMA_CHANNEL Channel
+    )
+{
+    SGDMA_ASSERT_INTERRUPT_LOCK_HELD();
+    Channel->EndingRequest = Channel->Request;
+    Channel->Request = NULL;
+    Channel->StopStatus = STATUS_SUCCESS;
+}
+
+//
 // The claimer is done with the transaction: either it ended (TransactionEnded: released,
 // its request about to be completed) or the framework staged its next transfer, which may
 // already be in flight. What arrived for that next transfer while the claim was held was
@@ -263,15 +281,7 @@ SgdmaReleaseClaim(
     Channel->Completing = FALSE;
     if (TransactionEnded) {
         NT_ASSERT(!Channel->Busy);
-        //
-        // EvtIoStop may already be running for this request on another processor, and
-        // find it only after it completed: it must leave it alone then too, so the
-        // handle stays recorded until the channel's next request (none is dispatched
-        // while the queue is stopping).
-        //
-        Channel->EndingRequest = Channel->Request;
-        Channel->Request = NULL;
-        Channel->StopStatus = STATUS_SUCCESS;
+        SgdmaSetChannelEndingLocked(Channel);
     } else if (Channel->Busy) {
         queueDpc = (devExt->SavedIntStatus & SGDMA_INT_CHANNEL(Channel->Index)) != 0;
         expireNow = Channel->StopStatus != STATUS_SUCCESS;
@@ -837,6 +847,25 @@ SgdmaEvtDevicePrepareHardware(
     return STATUS_SUCCESS;
 }
 
+//
+// Forget the register mapping under the interrupt lock, which every register reader that
+// can still run (EvtIoStop purging after a surprise removal) holds while it reads. Not in
+// the paged section: it runs at the interrupt's DIRQL. Returns the old mapping.
+//
+static PUCHAR
+SgdmaForgetRegisters(
+    _In_ PDEVICE_EXTENSION DevExt
+    )
+{
+    PUCHAR registers;
+
+    WdfInterruptAcquireLock(DevExt->Interrupt);
+    registers = DevExt->Registers;
+    DevExt->Registers = NULL;
+    WdfInterruptReleaseLock(DevExt->Interrupt);
+    return registers;
+}
+
 _Use_decl_annotations_
 NTSTATUS
 SgdmaEvtDeviceReleaseHardware(
@@ -849,16 +878,9 @@ SgdmaEvtDeviceReleaseHardware(
     UNREFERENCED_PARAMETER(ResourcesTranslated);
     PAGED_CODE();
 
-    //
-    // Forget the mapping under the interrupt lock, which every register reader that can
-    // still run (EvtIoStop purging after a surprise removal) holds while it reads.
-    //
     if (devExt->Registers != NULL) {
-        PUCHAR registers = devExt->Registers;
+        PUCHAR registers = SgdmaForgetRegisters(devExt);
 
-        WdfInterruptAcquireLock(devExt->Interrupt);
-        devExt->Registers = NULL;
-        WdfInterruptReleaseLock(devExt->Interrupt);
         MmUnmapIoSpace(registers, devExt->RegistersLength);
     }
     return STATUS_SUCCESS;
@@ -1054,6 +1076,19 @@ SgdmaSetChannelRequest(
 }
 
 //
+// SgdmaSetChannelEndingLocked, taking the interrupt lock.
+//
+static VOID
+SgdmaSetChannelEnding(
+    _In_ PSGDMA_CHANNEL Channel
+    )
+{
+    WdfInterruptAcquireLock(Channel->DevExt->Interrupt);
+    SgdmaSetChannelEndingLocked(Channel);
+    WdfInterruptReleaseLock(Channel->DevExt->Interrupt);
+}
+
+//
 // Start the channel's transaction for Request at device-memory Offset. On success the
 // request belongs to the transaction until the DPC, the watchdog or EvtIoStop completes
 // it (the framework may even have called EvtProgramDma already); on failure the request
@@ -1104,7 +1139,7 @@ SgdmaStartDma(
     if (!NT_SUCCESS(status)) {
         KdPrint(("SGDMA: WdfDmaTransactionExecute failed 0x%x\n", status));
         WdfDmaTransactionRelease(Channel->Transaction);
-        SgdmaSetChannelRequest(Channel, NULL);
+        SgdmaSetChannelEnding(Channel);
         WdfRequestComplete(Request, status);
     }
 }
@@ -1277,10 +1312,12 @@ SgdmaEvtIoStop(
             ending = TRUE;
         }
     }
-    if (ending) {
+    if (ending && channel == NULL) {
         //
         // Its transaction ended and the DPC or the watchdog completes it (or already
-        // did): neither acknowledge nor end it (it would be handled twice).
+        // did): neither acknowledge nor end it (it would be handled twice). A channel
+        // whose request is this one wins: the framework reuses request handles, so
+        // another channel's EndingRequest may name the same handle from an earlier life.
         //
         WdfInterruptReleaseLock(devExt->Interrupt);
         return;
@@ -1487,7 +1524,7 @@ SgdmaEvtInterruptIsr(
     UNREFERENCED_PARAMETER(MessageID);
 
     status = SgdmaReadRegister(devExt, SGDMA_REG_INT_STATUS);
-    if (status == 0xFFFFFFFF) {
+    if (status == SGDMA_REGISTER_GONE) {
         return FALSE;               // the device is gone: reads float high
     }
     status &= SGDMA_INT_ALL;
@@ -1612,8 +1649,7 @@ SgdmaChannelDone(
         // The chain stopped on an error: record what did move and end the transaction.
         //
         KdPrint(("SGDMA: channel %u DMA error after %u bytes\n", Channel->Index, (ULONG)moved));
-        (VOID)WdfDmaTransactionDmaCompletedFinal(transaction, moved, &status);
-        SgdmaCompleteTransaction(Channel, STATUS_DEVICE_DATA_ERROR);
+        SgdmaEndTransaction(Channel, STATUS_DEVICE_DATA_ERROR);
         return;
     }
 

@@ -929,9 +929,13 @@ UartEvtDmaTransferComplete(
         // bytes that did not arrive. FALSE: the framework staged the next transfer of the
         // transaction. TRUE: the transaction is over, with `status` (STATUS_CANCELLED if
         // a stop caught it between transfers, or the staging's failure).
+        // A transfer that moved nothing would be staged again unchanged, and retried
+        // forever: it ends the transaction instead.
         //
         moved = UartBytesMoved(channel);
-        if (moved < WdfDmaTransactionGetCurrentDmaTransferLength(Transaction)) {
+        if (moved == 0) {
+            (VOID)WdfDmaTransactionDmaCompletedFinal(Transaction, 0, &status);
+        } else if (moved < WdfDmaTransactionGetCurrentDmaTransferLength(Transaction)) {
             if (!WdfDmaTransactionDmaCompletedWithLength(Transaction, moved, &status)) {
                 return;
             }

@@ -245,14 +245,6 @@ static WDFFILEOBJECT file_handle(fx_fileobject *fo)
 
 /* ---- IRP_MJ_CREATE / CLEANUP / CLOSE ------------------------------------------------------ */
 
-static NTSTATUS complete_irp(PIRP irp, NTSTATUS status)
-{
-    irp->IoStatus.Status = status;
-    irp->IoStatus.Information = 0;
-    IoCompleteRequest(irp, IO_NO_INCREMENT);
-    return status;
-}
-
 /* A file callback: PASSIVE_LEVEL, under the device's lock for synchronization scope
  * Device, recorded in the device's callback log. */
 static void call_file_event(fx_device *dev, const char *name, PFN_WDF_FILE_CLEANUP fn,
@@ -294,15 +286,15 @@ static NTSTATUS on_create(fx_device *dev, fx_queue *create_queue, PIRP irp)
 {
     PFN_WDF_DEVICE_FILE_CREATE evt = dev->file_config.EvtDeviceFileCreate;
     if (!fx_object_is_live(&dev->obj))          /* removed: its queues are gone */
-        return complete_irp(irp, STATUS_DELETE_PENDING);
+        return fx_complete_irp(irp, STATUS_DELETE_PENDING, 0);
     fx_fileobject *fo;
     NTSTATUS status = file_create(dev, IoGetCurrentIrpStackLocation(irp)->FileObject, &fo);
     if (!NT_SUCCESS(status))
-        return complete_irp(irp, status);
+        return fx_complete_irp(irp, status, 0);
     if (create_queue == NULL && evt == NULL) {
         if (fo != NULL)
             fo->state = FX_FILE_OPEN;
-        return complete_irp(irp, STATUS_SUCCESS);
+        return fx_complete_irp(irp, STATUS_SUCCESS, 0);
     }
     /* KMDF refuses to call passive file callbacks from DISPATCH_LEVEL. */
     if (create_queue == NULL && KeGetCurrentIrql() >= DISPATCH_LEVEL)
@@ -311,7 +303,8 @@ static NTSTATUS on_create(fx_device *dev, fx_queue *create_queue, PIRP irp)
     if (r == NULL) {
         if (fo != NULL)
             fx_object_delete(&fo->obj);
-        return complete_irp(irp, NT_SUCCESS(status) ? STATUS_INSUFFICIENT_RESOURCES : status);
+        return fx_complete_irp(irp, NT_SUCCESS(status) ? STATUS_INSUFFICIENT_RESOURCES : status,
+                               0);
     }
     IoMarkIrpPending(irp);
     KIRQL irql = fx_io_lock(dev);
@@ -350,7 +343,7 @@ static NTSTATUS on_create(fx_device *dev, fx_queue *create_queue, PIRP irp)
 static NTSTATUS on_cleanup_close(fx_device *dev, PIRP irp, bool close)
 {
     if (!fx_object_is_live(&dev->obj))
-        return complete_irp(irp, STATUS_SUCCESS);
+        return fx_complete_irp(irp, STATUS_SUCCESS, 0);
     fx_fileobject *fo = file_lookup(dev, IoGetCurrentIrpStackLocation(irp)->FileObject);
     bool known = fo != NULL || normalized(dev->file_class) == WdfFileObjectNotRequired;
     if (fo != NULL && !fx_object_is_live(&fo->obj))
@@ -371,7 +364,7 @@ static NTSTATUS on_cleanup_close(fx_device *dev, PIRP irp, bool close)
             fx_object_delete(&fo->obj);
         fx_object_dereference(&fo->obj);
     }
-    return complete_irp(irp, STATUS_SUCCESS);
+    return fx_complete_irp(irp, STATUS_SUCCESS, 0);
 }
 
 NTSTATUS fx_file_dispatch(fx_device *dev, fx_queue *create_queue, PIRP irp)

@@ -104,6 +104,8 @@ static inline WDFQUEUE fx_queue_handle(fx_queue *q) { return (WDFQUEUE)fx_handle
 /* A request for `irp` from the device's free list (allocated when empty). NULL: out of
  * memory. Caller holds nothing. */
 fx_request *fx_request_get(fx_device *dev, PIRP irp);
+/* Complete an IRP the framework answers itself (no request object); returns `status`. */
+NTSTATUS fx_complete_irp(PIRP irp, NTSTATUS status, ULONG_PTR information);
 void fx_request_set_state(fx_request *r, fx_request_state s);
 /* Complete with the lock not held; the request goes back to the free list. */
 void fx_request_finish(fx_request *r, NTSTATUS status, ULONG_PTR information);

@@ -15,7 +15,7 @@
  */
 #include "fx/io.h"
 
-static NTSTATUS complete_irp(PIRP irp, NTSTATUS status, ULONG_PTR information)
+NTSTATUS fx_complete_irp(PIRP irp, NTSTATUS status, ULONG_PTR information)
 {
     irp->IoStatus.Status = status;
     irp->IoStatus.Information = information;
@@ -88,7 +88,7 @@ NTSTATUS fx_io_dispatch(PDEVICE_OBJECT device, PIRP irp)
 {
     fx_device *dev = fx_device_from_wdm(device);
     if (dev == NULL)
-        return complete_irp(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+        return fx_complete_irp(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
     UCHAR major = sl->MajorFunction;
     KIRQL irql = fx_io_lock(dev);
@@ -97,12 +97,12 @@ NTSTATUS fx_io_dispatch(PDEVICE_OBJECT device, PIRP irp)
     if (major == IRP_MJ_CREATE || major == IRP_MJ_CLOSE || major == IRP_MJ_CLEANUP)
         return fx_file_dispatch(dev, major == IRP_MJ_CREATE ? q : NULL, irp);
     if (q == NULL)
-        return complete_irp(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+        return fx_complete_irp(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     if (zero_length(sl) && !q->config.AllowZeroLengthRequests)
-        return complete_irp(irp, STATUS_SUCCESS, 0);
+        return fx_complete_irp(irp, STATUS_SUCCESS, 0);
     fx_request *r = fx_request_get(dev, irp);
     if (r == NULL)
-        return complete_irp(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+        return fx_complete_irp(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
     IoMarkIrpPending(irp);
     irql = fx_io_lock(dev);
     dev->outstanding_io++;

@@ -82,11 +82,6 @@ static inline uint64_t fold(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
-static inline uint64_t rotl(uint64_t v, unsigned k)
-{
-    return v << k | v >> (64 - k);
-}
-
 /* Eight bytes of text as a little-endian word. */
 static inline uint64_t load_le(const char *p)
 {
@@ -144,8 +139,8 @@ static inline uint64_t name_digest_cached(mach_trace_state *tr, const char *name
 static inline uint64_t hash_record(uint64_t h, uint64_t t, uint64_t packed, uint64_t a,
                                    uint64_t b, uint64_t name_d)
 {
-    uint64_t d = (t * 0x9E3779B97F4A7C15ull ^ rotl(packed * 0xC2B2AE3D27D4EB4Full, 17)) +
-                 (a * 0x165667B19E3779F9ull ^ rotl(b * 0xD6E8FEB86659FD93ull, 31));
+    uint64_t d = (t * 0x9E3779B97F4A7C15ull ^ mach_rng_rotl(packed * 0xC2B2AE3D27D4EB4Full, 17)) +
+                 (a * 0x165667B19E3779F9ull ^ mach_rng_rotl(b * 0xD6E8FEB86659FD93ull, 31));
     return fold(h, d ^ name_d);
 }
 
