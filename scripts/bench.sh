@@ -13,8 +13,14 @@ for b in "$build"/bench/bench_*; do
   [ -x "$b" ] && [ -f "$b" ] || continue
   case "$b" in *.json) continue ;; esac
   echo "== $(basename "$b")" >&2
-  "$b" --json "$b.json" >&2 || status=1
-  [ -s "$b.json" ] && jsons+=("$b.json")
+  # Only a run that finished: a failed one may leave a truncated file, or last run's.
+  if "$b" --json "$b.json" >&2; then
+    jsons+=("$b.json")
+  else
+    echo "$(basename "$b"): failed (its rows are left out)" >&2
+    rm -f "$b.json"
+    status=1
+  fi
 done
 if pkg-config --exists libdpdk 2>/dev/null; then
   echo "== peer_dpdk (bench/peer)" >&2

@@ -31,9 +31,12 @@ cmake --build "$build" -j "$jobs" --target wdfdma_cli > "$build/pgo-build.log" |
   { tail -40 "$build/pgo-build.log" >&2; exit 1; }
 
 echo "pgo: 2/3 training: wdfdma run (sim, threads), wdfdma soak" >&2
+# A failed training run only warns: what it ran is still in the profile, and a threads
+# run on a loaded machine can miss a machine-time budget. Whether the product works is
+# for the tests on this build to say (make test-pgo).
 train() {
   "$build/wdfdma" "$@" > "$build/pgo-train.log" 2>&1 ||
-    { tail -40 "$build/pgo-train.log" >&2; echo "pgo: training run failed: wdfdma $*" >&2; exit 1; }
+    { tail -20 "$build/pgo-train.log" >&2; echo "pgo: warning: training run failed: wdfdma $*" >&2; }
 }
 train run
 train run --engine threads

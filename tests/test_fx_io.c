@@ -56,6 +56,15 @@ static void expect(bool ok)
 
 /* ---- the test driver ------------------------------------------------------------------------ */
 
+static void forget_held(WDFREQUEST Request)
+{
+    for (int i = 0; i < T.nheld; i++)
+        if (T.held[i] == Request) {
+            T.held[i] = T.held[--T.nheld];
+            return;
+        }
+}
+
 static VOID t_cancel(WDFREQUEST Request)
 {
     T.cancels++;
@@ -65,11 +74,7 @@ static VOID t_cancel(WDFREQUEST Request)
         T.unmark_in_cancel = WdfRequestUnmarkCancelable(Request);
         return;
     }
-    for (int i = 0; i < T.nheld; i++)
-        if (T.held[i] == Request) {
-            T.held[i] = T.held[--T.nheld];
-            break;
-        }
+    forget_held(Request);
     WdfRequestComplete(Request, STATUS_CANCELLED);
 }
 
@@ -188,15 +193,6 @@ static VOID t_ioctl(WDFQUEUE Queue, WDFREQUEST Request, size_t OutLen, size_t In
     default:
         WdfRequestComplete(Request, STATUS_INVALID_DEVICE_REQUEST);
     }
-}
-
-static void forget_held(WDFREQUEST Request)
-{
-    for (int i = 0; i < T.nheld; i++)
-        if (T.held[i] == Request) {
-            T.held[i] = T.held[--T.nheld];
-            return;
-        }
 }
 
 static VOID t_stop(WDFQUEUE Queue, WDFREQUEST Request, ULONG ActionFlags)
@@ -453,11 +449,14 @@ static void test_ioctl_methods(void **state)
 
 /* ---- dispatch order ------------------------------------------------------------------------- */
 
-static void submit_reads(env *e, int n, result *res, unsigned char (*bufs)[16])
+/* n asynchronous 16-byte reads at offsets 0..n-1, each reporting into res[i]; their
+ * operations into ops[i] unless ops is NULL. */
+static void read_async_n(env *e, int n, unsigned char (*bufs)[16], result *res,
+                         wdfdma_io **ops)
 {
     for (int i = 0; i < n; i++)
         assert_int_equal(wdfdma_read_async(e->f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
-                                           NULL), 0);
+                                           ops ? &ops[i] : NULL), 0);
 }
 
 static void complete_held(int index, NTSTATUS status)
@@ -478,7 +477,7 @@ static void test_sequential_order(void **state)
     env_up(&e, WDFDMA_ENGINE_SIM);
     result res[4] = {0};
     unsigned char bufs[4][16];
-    submit_reads(&e, 4, res, bufs);
+    read_async_n(&e, 4, bufs, res, NULL);
     assert_int_equal(T.presented, 1);
     assert_int_equal(wdfdma_outstanding(e.f), 4);
     ULONG queued, owned;
@@ -506,7 +505,7 @@ static void test_parallel_limit(void **state)
     env_up(&e, WDFDMA_ENGINE_SIM);
     result res[5] = {0};
     unsigned char bufs[5][16];
-    submit_reads(&e, 5, res, bufs);
+    read_async_n(&e, 5, bufs, res, NULL);
     assert_int_equal(T.presented, 2);
     complete_held(0, STATUS_SUCCESS);
     assert_int_equal(T.presented, 3);
@@ -531,7 +530,7 @@ static void test_manual_retrieve(void **state)
     assert_null(r);
     result res[3] = {0};
     unsigned char bufs[3][16];
-    submit_reads(&e, 3, res, bufs);
+    read_async_n(&e, 3, bufs, res, NULL);
     assert_int_equal(T.presented, 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(WdfIoQueueRetrieveNextRequest(T.queue, &r), STATUS_SUCCESS);
@@ -566,7 +565,7 @@ static void test_power_holds_requests(void **state)
     env_up(&e, WDFDMA_ENGINE_SIM);
     result res[2] = {0};
     unsigned char bufs[2][16];
-    submit_reads(&e, 1, res, bufs);
+    read_async_n(&e, 1, bufs, res, NULL);
     assert_int_equal(T.nheld, 1);
     /* D3: EvtIoStop(Suspend) for the request the driver owns; it acknowledges (keeps it). */
     assert_int_equal(wdfdma_device_set_power(e.hw, WDFDMA_D3), 0);
@@ -599,7 +598,7 @@ static void test_power_stop_requeue(void **state)
     env_up(&e, WDFDMA_ENGINE_SIM);
     result res = {0};
     unsigned char buf[1][16];
-    submit_reads(&e, 1, &res, buf);
+    read_async_n(&e, 1, buf, &res, NULL);
     assert_int_equal(wdfdma_device_set_power(e.hw, WDFDMA_D3), 0);
     assert_int_equal(T.nheld, 0);                 /* acknowledged with requeue */
     ULONG queued;
@@ -626,7 +625,7 @@ static void test_power_stop_complete_holds_next(void **state)
     env_up(&e, WDFDMA_ENGINE_SIM);
     result res[2] = {0};
     unsigned char bufs[2][16];
-    submit_reads(&e, 2, res, bufs);
+    read_async_n(&e, 2, bufs, res, NULL);
     assert_int_equal(T.presented, 1);
     assert_int_equal(wdfdma_device_set_power(e.hw, WDFDMA_D3), 0);
     assert_int_equal(T.stops, 1);
@@ -645,14 +644,6 @@ static void test_power_stop_complete_holds_next(void **state)
     env_down(&e);
 }
 
-/* n asynchronous 16-byte reads at offsets 0..n-1, each reporting into res[i]. */
-static void read_async_n(env *e, int n, unsigned char (*bufs)[16], result *res,
-                         wdfdma_io **ops)
-{
-    for (int i = 0; i < n; i++)
-        assert_int_equal(wdfdma_read_async(e->f, bufs[i], 16, (uint64_t)i, on_done, &res[i],
-                                           &ops[i]), 0);
-}
 
 /* ---- cancellation ---------------------------------------------------------------------------- */
 
@@ -816,7 +807,7 @@ static void test_complete_twice_bugchecks(void **state)
     env_up(&e, WDFDMA_ENGINE_SIM);
     result res = {0};
     unsigned char buf[1][16];
-    submit_reads(&e, 1, &res, buf);
+    read_async_n(&e, 1, buf, &res, NULL);
     WDFREQUEST r = T.held[0];
     T.nheld = 0;
     WdfRequestComplete(r, STATUS_SUCCESS);
